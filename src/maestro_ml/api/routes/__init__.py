@@ -1,0 +1,17 @@
+"""Every router of the REST API, in the order they are mounted."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import api_keys, auth, health, tenants, users
+
+
+def all_routers() -> list[APIRouter]:
+    return [
+        health.router,
+        auth.router,
+        tenants.router,
+        users.router,
+        api_keys.router,
+    ]

@@ -1,0 +1,46 @@
+"""Repositories, one per aggregate, bound to the unit of work's session."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from .base import Page, Repository
+from .identity import ApiKeyRepository, RefreshTokenRepository, TenantRepository, UserRepository
+from .jobs import JobRepository
+from .registry import DeploymentRepository, ModelRepository, ModelVersionRepository
+from .tracking import ArtifactRepository, DatasetRepository, ExperimentRepository, RunRepository
+
+
+class Repositories:
+    """The repositories a unit of work exposes as attributes."""
+
+    tenant_id: str | None
+    tenants: TenantRepository
+    users: UserRepository
+    api_keys: ApiKeyRepository
+    refresh_tokens: RefreshTokenRepository
+    datasets: DatasetRepository
+    experiments: ExperimentRepository
+    runs: RunRepository
+    artifacts: ArtifactRepository
+    models: ModelRepository
+    model_versions: ModelVersionRepository
+    deployments: DeploymentRepository
+    jobs: JobRepository
+
+    def bind_repositories(self, session: Session) -> None:
+        self.tenants = TenantRepository(session, self.tenant_id)
+        self.users = UserRepository(session)
+        self.api_keys = ApiKeyRepository(session)
+        self.refresh_tokens = RefreshTokenRepository(session)
+        self.datasets = DatasetRepository(session)
+        self.experiments = ExperimentRepository(session)
+        self.runs = RunRepository(session)
+        self.artifacts = ArtifactRepository(session)
+        self.models = ModelRepository(session)
+        self.model_versions = ModelVersionRepository(session)
+        self.deployments = DeploymentRepository(session)
+        self.jobs = JobRepository(session)
+
+
+__all__ = ["Page", "Repositories", "Repository"]

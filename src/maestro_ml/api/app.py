@@ -1,0 +1,63 @@
+"""``create_app(container)``: the FastAPI application, built on demand, never at import."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+
+from .errors import install_error_handlers
+from .middleware.body_limit import BodyLimitMiddleware
+from .routes import all_routers
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from maestro_ml.bootstrap import Container
+
+UPLOAD_PATH_MARKERS = ("/artifacts", "/datasets", "/mlflow-artifacts")
+
+
+def create_app(container: Container) -> FastAPI:
+    settings = container.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container.start_background()
+        try:
+            yield
+        finally:
+            container.stop_background()
+
+    app = FastAPI(
+        title="Maestro ML",
+        version="0.1.0",
+        description="Self-hosted ML platform: tracking, training, registry, serving.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    install_error_handlers(app)
+
+    def limit_for(path: str) -> int:
+        if any(marker in path for marker in UPLOAD_PATH_MARKERS):
+            return settings.max_upload_bytes
+        return settings.max_body_bytes
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
+    for router in all_routers():
+        app.include_router(router)
+    return app
+
+
+def route_permission(route: Any) -> str | None:
+    """The permission a route declares through ``require``, or None."""
+    dependant = getattr(route, "dependant", None)
+    stack = list(dependant.dependencies) if dependant else []
+    while stack:
+        dep = stack.pop()
+        permission = getattr(dep.call, "permission", None)
+        if permission:
+            return str(permission)
+        stack.extend(dep.dependencies)
+    return None

@@ -1,0 +1,66 @@
+"""FastAPI dependencies: the container, the authenticated principal and ``require``.
+
+Every route states its permission once with ``require("resource:action")``; the returned
+dependency carries the permission as an attribute so a test can walk ``app.routes`` and
+prove that no route lacks one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from maestro_ml.auth.principal import Principal
+from maestro_ml.domain.errors import PermissionDenied, Unauthenticated
+from maestro_ml.domain.pagination import clamp_page_size
+
+if TYPE_CHECKING:
+    from maestro_ml.bootstrap import Container
+
+_bearer = HTTPBearer(auto_error=False, description="An API key (mk_...) or an access token")
+
+
+def get_container(request: Request) -> Container:
+    return request.app.state.container  # type: ignore[no-any-return]
+
+
+ContainerDep = Annotated["Container", Depends(get_container)]
+
+
+def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated("missing credentials: send 'Authorization: Bearer <API key or token>'")
+    principal = request.app.state.container.identity.authenticate(credentials.credentials)
+    request.state.principal = principal
+    return principal
+
+
+def require(permission: str) -> Any:
+    """A dependency that authenticates the caller and checks one permission."""
+
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.can(permission):
+            raise PermissionDenied(
+                f"your role '{principal.role.value}' lacks the permission '{permission}'"
+            )
+        return principal
+
+    check.permission = permission  # type: ignore[attr-defined]
+    check.__name__ = f"require_{permission.replace(':', '_')}"
+    return Depends(check)
+
+
+def page_size(
+    request: Request, limit: Annotated[int | None, Query(description="page size")] = None
+) -> int:
+    maximum = request.app.state.container.settings.max_page_size
+    return clamp_page_size(limit, default=50, maximum=maximum)
+
+
+PageSize = Annotated[int, Depends(page_size)]
+Cursor = Annotated[str | None, Query(description="opaque cursor from the previous page")]

@@ -1,0 +1,45 @@
+"""Engine and session factory for SQLite (WAL, foreign keys) and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import sessionmaker
+
+from .tenancy import TenantSession
+
+
+def build_engine(url: str, pool_size: int = 10) -> Engine:
+    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate_on_write)
+        return engine
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True,
+        pool_timeout=10,
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy control transactions (pysqlite's implicit BEGIN defeats them).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin_immediate_on_write(connection: Any) -> None:
+    # A deferred BEGIN that later writes can fail with "database is locked" instead of
+    # waiting; taking the write lock up front makes concurrent writers queue politely.
+    write = connection.get_execution_options().get("sqlite_write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def build_session_factory(engine: Engine) -> sessionmaker[TenantSession]:
+    return sessionmaker(bind=engine, class_=TenantSession, expire_on_commit=False)

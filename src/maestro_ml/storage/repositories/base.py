@@ -1,0 +1,96 @@
+"""The generic repository: create, get, get_by_name, list with keyset pages, delete.
+
+Tenant scoping is not done here: the ``TenantSession`` adds it to every statement, so a
+repository written for one tenant can never read another's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from maestro_ml.domain.errors import InvalidInput, NotFound
+from maestro_ml.domain.pagination import decode_cursor, encode_cursor
+
+
+T = TypeVar("T")
+RowT = TypeVar("RowT")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class Repository(Generic[RowT]):
+    row: ClassVar[type]
+    kind: ClassVar[str]
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def create(self, **fields: Any) -> RowT:
+        obj = self.row(**fields)
+        self.session.add(obj)
+        return obj
+
+    def get(self, ident: str) -> RowT:
+        found = self.find(ident)
+        if found is None:
+            raise NotFound.of(self.kind, ident)
+        return found
+
+    def find(self, ident: str) -> RowT | None:
+        if not isinstance(ident, str) or not ident:
+            return None
+        return self.session.scalars(select(self.row).where(self.row.id == ident)).first()
+
+    def get_by_name(self, name: str) -> RowT:
+        found = self.session.scalars(select(self.row).where(self.row.name == name)).first()
+        if found is None:
+            raise NotFound.of(self.kind, name)
+        return found
+
+    def find_by_name(self, name: str) -> RowT | None:
+        return self.session.scalars(select(self.row).where(self.row.name == name)).first()
+
+    def delete(self, obj: RowT) -> None:
+        self.session.delete(obj)
+
+    def query(self) -> Select[tuple[RowT]]:
+        return select(self.row)
+
+    def list(
+        self, *, limit: int, cursor: str | None = None, where: Sequence[Any] = ()
+    ) -> Page[RowT]:
+        """Newest first, keyset-paginated on (created_at, id)."""
+        stmt = self.query().where(*where)
+        return self.paginate(stmt, limit=limit, cursor=cursor)
+
+    def paginate(self, stmt: Select[Any], *, limit: int, cursor: str | None) -> Page[RowT]:
+        created, ident = self.row.created_at, self.row.id
+        if cursor:
+            position = decode_cursor(cursor)
+            try:
+                after = (datetime.fromisoformat(position["c"]), str(position["i"]))
+            except (KeyError, TypeError, ValueError):
+                raise InvalidInput("invalid page token") from None
+            stmt = stmt.where(tuple_(created, ident) < tuple_(*after))
+        ordered = stmt.order_by(created.desc(), ident.desc()).limit(limit + 1)
+        rows = list(self.session.scalars(ordered))
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = encode_cursor({"c": last.created_at.isoformat(), "i": last.id})
+        return Page(rows, next_cursor)
+
+    def count(self, where: Sequence[Any] = ()) -> int:
+        stmt = select(func.count(self.row.id)).where(*where)
+        return int(self.session.scalar(stmt) or 0)

@@ -1,0 +1,82 @@
+"""Registered models, their versions and aliases, and deployments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, TenantScoped, created_column, id_column
+
+
+class ModelRow(TenantScoped, Base):
+    __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(256))
+    task: Mapped[str] = mapped_column(String(32))
+    framework: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = created_column()
+
+
+class ModelVersionRow(TenantScoped, Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_id", "version"),)
+    id: Mapped[str] = id_column()
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column()
+    artifact_key: Mapped[str] = mapped_column(String(1024))
+    format: Mapped[str] = mapped_column(String(32))
+    framework: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    stage: Mapped[str] = mapped_column(String(16), default="None")
+    status: Mapped[str] = mapped_column(String(16), default="READY")
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    run_id: Mapped[str | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), default=None
+    )
+    dataset_id: Mapped[str | None] = mapped_column(
+        ForeignKey("datasets.id", ondelete="SET NULL"), default=None
+    )
+    created_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = created_column()
+
+
+class ModelAliasRow(Base):
+    __tablename__ = "model_aliases"
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    )
+    alias: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+
+
+class DeploymentRow(TenantScoped, Base):
+    __tablename__ = "deployments"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(63))
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    model_version_id: Mapped[str] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="RESTRICT")
+    )
+    environment: Mapped[str] = mapped_column(String(16))
+    replicas: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(16), default="ready")
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    created_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = created_column()
+
+
+Index("ix_models_tenant_created", ModelRow.tenant_id, ModelRow.created_at)
+Index("ix_model_versions_tenant_created", ModelVersionRow.tenant_id, ModelVersionRow.created_at)
+Index("ix_deployments_tenant_created", DeploymentRow.tenant_id, DeploymentRow.created_at)
