@@ -43,20 +43,20 @@ def validate_name(name: str, kind: str, max_len: int = 256) -> str:
     >>> validate_name("  churn model ", "model")
     'churn model'
     """
+    # Callers pass "model" or "tenant name"; both should read "... name must ...".
+    subject = kind if kind.endswith("name") else f"{kind} name"
     if not isinstance(name, str):
-        raise InvalidInput(f"{kind} name must be a string", kind=kind)
+        raise InvalidInput(f"{subject} must be a string", kind=kind)
     stripped = name.strip()
     if not stripped:
-        raise InvalidInput(f"{kind} name must not be empty", kind=kind)
+        raise InvalidInput(f"{subject} must not be empty", kind=kind)
     if len(stripped) > max_len:
         raise InvalidInput(
-            f"{kind} name is {len(stripped)} characters long; the limit is {max_len}",
+            f"{subject} is {len(stripped)} characters long; the limit is {max_len}",
             kind=kind,
             limit=max_len,
         )
     for char in stripped:
         if not char.isprintable() and unicodedata.category(char) in _INVISIBLE_CATEGORIES:
-            raise InvalidInput(
-                f"{kind} name contains control character U+{ord(char):04X}", kind=kind
-            )
+            raise InvalidInput(f"{subject} contains control character U+{ord(char):04X}", kind=kind)
     return stripped

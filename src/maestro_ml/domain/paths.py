@@ -196,7 +196,8 @@ def _percent_decode(key: str, raw: str) -> str:
         except UnicodeDecodeError:
             # Overlong forms such as %c0%ae ("." in two bytes) are invalid UTF-8.
             raise _invalid(
-                raw, "percent-encoded bytes are not valid UTF-8 (overlong or malformed)",
+                raw,
+                "percent-encoded bytes are not valid UTF-8 (overlong or malformed)",
                 "encoding",
             ) from None
         if not text.isprintable():

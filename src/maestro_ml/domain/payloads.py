@@ -69,6 +69,8 @@ def _shape_of(payload: Mapping) -> str:
             keys=unknown,
         )
     shapes = [key for key in _SHAPES if key in payload]
+    if "data" in payload and "columns" not in payload:
+        raise InvalidInput("'data' is only valid together with 'columns'")
     if not shapes:
         raise InvalidInput(f"Prediction payload has no input: expected {EXPECTED_SHAPES}")
     if len(shapes) > 1:
@@ -76,8 +78,6 @@ def _shape_of(payload: Mapping) -> str:
             f"Prediction payload mixes {' and '.join(repr(s) for s in shapes)}: "
             "send exactly one input shape"
         )
-    if "data" in payload and shapes[0] != "columns":
-        raise InvalidInput("'data' is only valid together with 'columns'")
     if shapes[0] == "columns" and "data" not in payload:
         raise InvalidInput("'columns' needs 'data': a list of rows, each a list of values")
     return shapes[0]

@@ -9,7 +9,7 @@ Value rules, chosen so that a JSON payload means one thing only::
 
     long      int (not bool); a float only when whole (3.0 -> 3); within int64
     integer   as long, within int32 (MLflow's 32-bit name)
-    double    int or float, not bool; ints become float; null allowed (missing -> NaN)
+    double    int or float, not bool; ints become float; null kept as None (read as NaN)
     float     as double (MLflow's 32-bit name)
     boolean   bool only, no 0/1 or "true"
     string    str only, no numbers
@@ -214,7 +214,7 @@ def _integer_converter(bits: int) -> Callable[[Any], int]:
             value = _whole_number(value)
         if low <= value <= high:
             return value
-        raise _Mismatch(f"got {value} which is outside the {bits}-bit range")
+        raise _Mismatch(f"got {_short(value)} which is outside the {bits}-bit range")
 
     return convert
 
@@ -225,6 +225,8 @@ def _whole_number(value: Any) -> int:
     if isinstance(value, float):
         if value.is_integer():
             return int(value)
+        if not math.isfinite(value):
+            raise _Mismatch(f"got number {value!r}")
         raise _Mismatch(f"got number {value!r} with a fractional part")
     if isinstance(value, Integral):
         return int(value)
@@ -239,7 +241,7 @@ def _to_double(value: Any) -> float:
         try:
             return float(value)
         except OverflowError:
-            raise _Mismatch(f"got {value} which is too large for a double") from None
+            raise _Mismatch(f"got {_short(value)} which is too large for a double") from None
     raise _Mismatch(f"got {_json_type(value)}")
 
 
@@ -263,7 +265,7 @@ def _to_datetime(value: Any) -> Any:
     try:
         datetime.fromisoformat(value)
     except ValueError:
-        raise _Mismatch(f"got string {value[:40]!r} which is not an ISO 8601 datetime") from None
+        raise _Mismatch(f"got string {_short(value)} which is not an ISO 8601 datetime") from None
     return value
 
 
@@ -290,6 +292,11 @@ def _json_type(value: Any) -> str:
     if name == "number" and not math.isfinite(value):
         return f"number {value!r}"
     return name
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def _plain_rows(rows: Sequence[Any]) -> list[dict]:

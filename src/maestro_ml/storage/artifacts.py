@@ -40,6 +40,7 @@ class ArtifactStore:
         self.is_local = self.fs.protocol in ("file", "local") or "file" in self.fs.protocol
         if self.is_local:
             Path(self.root).mkdir(parents=True, exist_ok=True)
+        self._real_root = os.path.realpath(self.root) if self.is_local else self.root
 
     # -- keys -----------------------------------------------------------------------------
     def tenant_key(self, tenant_id: str, key: str) -> str:
@@ -47,7 +48,7 @@ class ArtifactStore:
 
     def _path(self, full_key: str) -> str:
         path = f"{self.root}/{full_key}"
-        if self.is_local and not is_within(self.root, os.path.realpath(path)):
+        if self.is_local and not is_within(self._real_root, os.path.realpath(path)):
             raise InvalidPath(f"artifact key '{full_key}' resolves outside the artifact root")
         return path
 

@@ -107,9 +107,7 @@ def test_operator_keywords_are_case_insensitive_and_normalised():
     assert one("params.m like 'a%'").op == "LIKE"
     assert one("params.m iLike 'a%'").op == "ILIKE"
     assert one("run_id in ('a')").op == "IN"
-    assert one("run_id not   IN ('a', 'b')") == Clause(
-        "attribute", "run_id", "NOT IN", ("a", "b")
-    )
+    assert one("run_id not   IN ('a', 'b')") == Clause("attribute", "run_id", "NOT IN", ("a", "b"))
 
 
 def test_entity_prefixes_and_attribute_names_are_case_insensitive():
