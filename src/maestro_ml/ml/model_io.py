@@ -201,7 +201,7 @@ def _read_metadata(directory: Path) -> dict[str, Any]:
         missing.append("classes")
     if missing:
         raise InvalidInput(f"{METADATA_FILE} lacks: {', '.join(missing)}")
-    if metadata["format"] not in MODEL_FILES:
+    if not isinstance(metadata["format"], str) or metadata["format"] not in MODEL_FILES:
         raise InvalidInput(
             f"unknown model format '{metadata['format']}'; expected one of: "
             f"{', '.join(MODEL_FILES)}"
@@ -218,6 +218,9 @@ def _read_model(fmt: str, path: Path, task: str) -> Any:
 
             model = xgboost.XGBClassifier() if task == CLASSIFICATION else xgboost.XGBRegressor()
             model.load_model(str(path))
+            # One thread, as lightgbm models keep from training: a server runs many models side
+            # by side, and one-row predictions gain nothing from a thread pool.
+            model.set_params(n_jobs=1)
             return model
         import lightgbm
 

@@ -16,14 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api import types as ptypes
 from sklearn.model_selection import train_test_split
 
 from maestro_ml.domain.errors import TrainingError
 from maestro_ml.ml.datasets import FORMATS, detect_format, read_table
 from maestro_ml.ml.estimators import (
     CLASSIFICATION,
-    REGRESSION,
     TASKS,
     EstimatorEntry,
     Task,
@@ -42,11 +40,10 @@ from maestro_ml.ml.json_values import to_json_value
 from maestro_ml.ml.metrics import compute_metrics
 from maestro_ml.ml.model_io import model_format, save_model
 from maestro_ml.ml.signature import DATETIME, column_type, infer_signature
+from maestro_ml.ml.targets import encode_target, infer_task
 
 Report = Callable[[dict[str, Any]], None]
 
-# An integer target with at most this many distinct values is taken for class labels.
-MAX_INFERRED_CLASSES = 20
 _MAX_WARNINGS_REPORTED = 10
 
 
@@ -63,6 +60,8 @@ class TrainingSpec:
     dataset_format: str | None = None  # None: from the dataset file's extension
 
     def __post_init__(self) -> None:
+        if self.hyperparameters is None:
+            self.hyperparameters = {}
         problems = []
         if not isinstance(self.target, str) or not self.target:
             problems.append("target must be a non-empty string")
@@ -132,76 +131,87 @@ def train_model(
     """
     events = _Events(report)
     events.progress(0.0, "Loading dataset")
+    data = _prepare(spec, dataset_path, events)
+
+    events.progress(0.15, "Splitting into training and validation sets")
+    train_rows, validation_rows = _split(data.y, data.task, spec, events)
+    events.progress(0.25, f"Fitting {data.entry.name} on {len(train_rows)} rows")
+    _fit(data.model, _take(data.x, train_rows), data.y[train_rows], data.entry, events)
+    events.progress(0.8, f"Evaluating on {len(validation_rows)} validation rows")
+    metrics = _evaluate(
+        data.model, _take(data.x, validation_rows), data.y[validation_rows], data.task
+    )
+    events.log("Validation metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+
+    events.progress(0.9, "Saving model")
+    metadata = {
+        "task": data.task,
+        "estimator": data.entry.name,
+        "target": spec.target,
+        "hyperparameters": spec.hyperparameters,
+        "classes": data.classes,
+        "feature_names": data.feature_names,
+        "categorical_features": data.categorical,
+        "signature": data.signature,
+        "metrics": metrics,
+    }
+    files = save_model(data.model, output_dir, metadata)
+    events.progress(1.0, "Training finished")
+    return TrainingResult(
+        metrics=metrics,
+        signature=data.signature,
+        task=data.task,
+        framework=data.entry.framework,
+        estimator=data.entry.name,
+        format=model_format(data.entry.framework),
+        classes=data.classes,
+        n_train=len(train_rows),
+        n_validation=len(validation_rows),
+        feature_names=data.feature_names,
+        files=files,
+        model=data.model,
+    )
+
+
+@dataclass
+class _Prepared:
+    """Everything decided before fitting: the task, the unfitted model and its inputs."""
+
+    entry: EstimatorEntry
+    task: Task
+    model: Any
+    x: np.ndarray | pd.DataFrame
+    y: np.ndarray
+    classes: list[Any] | None
+    signature: dict[str, Any]
+    categorical: list[str]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [column["name"] for column in self.signature["inputs"]]
+
+
+def _prepare(spec: TrainingSpec, dataset_path: str | Path, events: _Events) -> _Prepared:
     frame = _load_frame(spec, dataset_path, events)
     task = _choose_task(spec, frame[spec.target], events)
     entry = resolve_estimator(spec.estimator, task)
     estimator = build_estimator(
         entry.name, task, spec.hyperparameters, random_state=spec.random_state
     )
-    frame, y, classes = _encode_target(frame, spec.target, task)
+    frame, y, classes = encode_target(frame, spec.target, task)
     signature = infer_signature(frame, spec.target)
     feature_names = [column["name"] for column in signature["inputs"]]
     numeric, categorical = split_feature_kinds(frame, feature_names)
     _check_features(entry, categorical)
-    x = (
-        frame_for_model(frame, feature_names, categorical)
-        if categorical
-        else numeric_matrix(frame, feature_names)
-    )
+    if categorical:
+        x = frame_for_model(frame, feature_names, categorical)
+    else:
+        # A float matrix in signature order: the loaded model then predicts from plain arrays.
+        x = numeric_matrix(frame, feature_names)
     model = estimator
     if entry.framework == "sklearn":
         model = build_pipeline(estimator, numeric, categorical)
-
-    events.progress(0.15, "Splitting into training and validation sets")
-    train_rows, validation_rows = _split(y, task, spec, events)
-    events.progress(0.25, f"Fitting {entry.name} on {len(train_rows)} rows")
-    _fit(model, _take(x, train_rows), y[train_rows], entry, events)
-    events.progress(0.8, f"Evaluating on {len(validation_rows)} validation rows")
-    metrics = _evaluate(model, _take(x, validation_rows), y[validation_rows], task)
-    events.log("Validation metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
-
-    events.progress(0.9, "Saving model")
-    metadata = {
-        "task": task,
-        "estimator": entry.name,
-        "target": spec.target,
-        "hyperparameters": spec.hyperparameters,
-        "classes": classes,
-        "feature_names": feature_names,
-        "categorical_features": categorical,
-        "signature": signature,
-        "metrics": metrics,
-    }
-    files = save_model(model, output_dir, metadata)
-    events.progress(1.0, "Training finished")
-    return TrainingResult(
-        metrics=metrics,
-        signature=signature,
-        task=task,
-        framework=entry.framework,
-        estimator=entry.name,
-        format=model_format(entry.framework),
-        classes=classes,
-        n_train=len(train_rows),
-        n_validation=len(validation_rows),
-        feature_names=feature_names,
-        files=files,
-        model=model,
-    )
-
-
-def infer_task(target: pd.Series) -> Task:
-    """Classification for non-numeric or boolean targets and integers with few distinct values.
-
-    >>> infer_task(pd.Series([0, 1, 1, 0]))
-    'classification'
-    """
-    if ptypes.is_bool_dtype(target.dtype) or not ptypes.is_numeric_dtype(target.dtype):
-        return CLASSIFICATION
-    values = target.dropna()
-    if _is_integral(values) and values.nunique() <= MAX_INFERRED_CLASSES:
-        return CLASSIFICATION
-    return REGRESSION
+    return _Prepared(entry, task, model, x, y, classes, signature, categorical)
 
 
 class _Events:
@@ -258,48 +268,6 @@ def _choose_task(spec: TrainingSpec, target: pd.Series, events: _Events) -> Task
     return task
 
 
-def _encode_target(
-    frame: pd.DataFrame, target: str, task: Task
-) -> tuple[pd.DataFrame, np.ndarray, list[Any] | None]:
-    """The frame with a cleaned target column, the encoded ``y``, and the class labels."""
-    column = frame[target]
-    if task == REGRESSION:
-        try:
-            column = pd.to_numeric(column).astype(np.float64)
-        except (ValueError, TypeError) as exc:
-            raise TrainingError(
-                f"target '{target}' must be numeric for regression: {exc}", target=target
-            ) from exc
-        return frame.assign(**{target: column}), column.to_numpy(), None
-    column = _as_labels(column)
-    classes, y = np.unique(column.to_numpy(), return_inverse=True)
-    if len(classes) < 2:
-        raise TrainingError(
-            f"target '{target}' has a single class ({classes[0]!r}); "
-            "classification needs at least two",
-            target=target,
-        )
-    labels = [to_json_value(label) for label in classes]
-    return frame.assign(**{target: column}), y.astype(np.int64), labels
-
-
-def _as_labels(column: pd.Series) -> pd.Series:
-    # Labels must sort, so mixed or text values become strings; 1.0/2.0 read from a CSV with
-    # gaps become the integers they were.
-    if ptypes.is_bool_dtype(column.dtype):
-        return column.astype(bool)
-    if ptypes.is_numeric_dtype(column.dtype):
-        return column.astype(np.int64) if _is_integral(column) else column.astype(np.float64)
-    return column.astype(object).map(str)
-
-
-def _is_integral(values: pd.Series) -> bool:
-    if ptypes.is_integer_dtype(values.dtype):
-        return True
-    numbers = values.to_numpy(dtype=np.float64)
-    return bool(np.all(np.isfinite(numbers)) and np.all(np.mod(numbers, 1) == 0))
-
-
 def _check_features(entry: EstimatorEntry, categorical: list[str]) -> None:
     if categorical and entry.framework != "sklearn":
         alternative = (
@@ -347,7 +315,7 @@ def _fit(model: Any, x: Any, y: np.ndarray, entry: EstimatorEntry, events: _Even
         try:
             model.fit(x, y)
         except fit_error_types(entry.framework) as exc:
-            raise TrainingError(f"{entry.name} could not be trained: {exc}") from exc
+            raise TrainingError(f"{entry.name} could not be trained: {str(exc).strip()}") from exc
     messages = list(dict.fromkeys(str(warning.message) for warning in caught))
     for message in messages[:_MAX_WARNINGS_REPORTED]:
         events.log(message, "warning")

@@ -57,7 +57,9 @@ def test_estimator_of_the_other_task_is_refused():
 
 
 def test_unknown_hyperparameter_is_named_with_the_valid_ones():
-    with pytest.raises(TrainingError, match="unknown hyper-parameter.*: depth; valid ones:.*max_depth"):
+    with pytest.raises(
+        TrainingError, match="unknown hyper-parameter.*: depth; valid ones:.*max_depth"
+    ):
         build_estimator("DecisionTreeRegressor", "regression", {"depth": 3})
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from maestro_ml.domain.errors import TrainingError
 from maestro_ml.ml.model_io import load_model
-from maestro_ml.ml.training import TrainingSpec, infer_task, train_model
+from maestro_ml.ml.targets import infer_task
+from maestro_ml.ml.training import TrainingSpec, train_model
 
 CLASSIFIERS = [
     ("RandomForestClassifier", {"n_estimators": 30}, "skops", "sklearn"),
@@ -127,7 +128,9 @@ def test_rare_class_still_reaches_the_training_set(tmp_path):
     frame = pd.DataFrame({"x": np.arange(40.0), "label": ["a"] * 20 + ["b"] * 19 + ["c"]})
     path = tmp_path / "rare.csv"
     frame.to_csv(path, index=False)
-    spec = TrainingSpec(target="label", estimator="XGBClassifier", hyperparameters={"n_estimators": 3})
+    spec = TrainingSpec(
+        target="label", estimator="XGBClassifier", hyperparameters={"n_estimators": 3}
+    )
 
     result = train_model(spec, path, tmp_path / "model")
 

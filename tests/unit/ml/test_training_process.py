@@ -57,6 +57,20 @@ def test_subprocess_exits_2_with_an_error_event_for_a_missing_target(tmp_path, c
     assert "'nope'" in events[-1]["message"]
 
 
+def test_subprocess_exits_1_naming_the_exception_for_an_unexpected_failure(tmp_path):
+    request = {
+        "spec": {"target": "y", "estimator": "Ridge"},
+        "dataset_path": str(tmp_path / "vanished.csv"),
+        "output_dir": str(tmp_path / "model"),
+    }
+
+    code, events = _run(request)
+
+    assert code == 1
+    assert events[-1]["type"] == "error"
+    assert events[-1]["message"].startswith("FileNotFoundError")
+
+
 def test_subprocess_exits_2_for_a_malformed_request():
     completed = subprocess.run(
         [sys.executable, "-m", "maestro_ml.ml.training_process"],
