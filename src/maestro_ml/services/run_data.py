@@ -1,0 +1,218 @@
+"""Logging to runs: params (immutable), metrics (history and latest), tags, batches.
+
+The write path is kept lean because clients call it in tight loops: one unit of work per
+call, one lookup of the run (through the tenant-scoped session, which is what makes another
+tenant's run a 404), then Core inserts. A batch is validated completely before anything is
+written and is one transaction, so one bad item writes nothing. Params are immutable, as in
+MLflow: logging a key again with the same value is a no-op, with another value a conflict.
+Metric values may be NaN or ±infinity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from maestro_ml.auth.principal import Principal
+from maestro_ml.domain.errors import Conflict, InvalidInput, NotFound
+from maestro_ml.domain.pagination import decode_cursor, encode_cursor
+from maestro_ml.domain.tracking import (
+    MAX_BATCH_METRICS,
+    MAX_BATCH_PARAMS,
+    MAX_BATCH_TAGS,
+    now_ms,
+    validate_int64,
+    validate_key,
+    validate_value,
+)
+
+from .ports import UnitOfWorkFactory
+from .runs import require_run
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    key: str
+    value: float
+    step: int
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class MetricPage:
+    items: list[MetricValue]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class LoggedBatch:
+    """How many of each were written (params already logged with the same value count)."""
+
+    run_id: str
+    params: int
+    metrics: int
+    tags: int
+
+
+class RunDataService:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    def log_param(self, principal: Principal, run_id: str, key: str, value: str) -> None:
+        """Record a param; the same key again must carry the same value.
+
+        Example: ``run_data.log_param(principal, run.id, "max_depth", "10")``
+        """
+        params = {validate_key(key, "param"): validate_value(value, "param", key)}
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            require_run(uow, run_id)
+            _refuse_changed(run_id, params, uow.runs.add_params(run_id, params))
+            uow.commit()
+
+    def log_metric(
+        self,
+        principal: Principal,
+        run_id: str,
+        key: str,
+        value: float,
+        step: int = 0,
+        timestamp: int | None = None,
+    ) -> MetricValue:
+        """Append a metric value; the run's latest value follows the highest step.
+
+        Example: ``run_data.log_metric(principal, run.id, "loss", 0.25, step=3)``
+        """
+        metric = _metric(key, value, step, timestamp, now_ms())
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            require_run(uow, run_id)
+            uow.runs.add_metrics(run_id, [_row(metric)])
+            uow.commit()
+        return metric
+
+    def set_tag(self, principal: Principal, run_id: str, key: str, value: str) -> None:
+        tags = {validate_key(key, "tag"): validate_value(value, "tag", key)}
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            require_run(uow, run_id)
+            uow.runs.set_tags(run_id, tags)
+            uow.commit()
+
+    def delete_tag(self, principal: Principal, run_id: str, key: str) -> None:
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            require_run(uow, run_id)
+            if not uow.runs.delete_tag(run_id, key):
+                raise NotFound(f"run '{run_id}' has no tag '{key}'", kind="tag")
+            uow.commit()
+
+    def log_batch(
+        self,
+        principal: Principal,
+        run_id: str,
+        *,
+        params: Iterable[Mapping[str, Any]] = (),
+        metrics: Iterable[Mapping[str, Any]] = (),
+        tags: Iterable[Mapping[str, Any]] = (),
+    ) -> LoggedBatch:
+        """Log params, metrics and tags all-or-nothing; items are ``{"key", "value", ...}``.
+
+        Limits per call: 1000 metrics, 100 params, 100 tags.
+        """
+        params, metrics, tags = list(params), list(metrics), list(tags)
+        _check_limit("metrics", len(metrics), MAX_BATCH_METRICS)
+        _check_limit("params", len(params), MAX_BATCH_PARAMS)
+        _check_limit("tags", len(tags), MAX_BATCH_TAGS)
+        now = now_ms()
+        checked_metrics = [
+            _metric(m.get("key"), m.get("value"), m.get("step"), m.get("timestamp"), now)
+            for m in metrics
+        ]
+        checked_params = _unique_params(params)
+        checked_tags = {  # the last value of a key wins, as if logged one by one
+            validate_key(t.get("key"), "tag"): validate_value(t.get("value"), "tag", t.get("key"))
+            for t in tags
+        }
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            require_run(uow, run_id)
+            _refuse_changed(run_id, checked_params, uow.runs.add_params(run_id, checked_params))
+            uow.runs.add_metrics(run_id, [_row(m) for m in checked_metrics])
+            uow.runs.set_tags(run_id, checked_tags)
+            uow.commit()
+        return LoggedBatch(run_id, len(checked_params), len(checked_metrics), len(checked_tags))
+
+    def metric_history(
+        self, principal: Principal, run_id: str, key: str, *, limit: int,
+        cursor: str | None = None,
+    ) -> MetricPage:
+        """Every value of one metric by step (then timestamp), oldest first."""
+        after = _history_position(cursor)
+        with self._uow.for_tenant(principal.tenant_id, write=False) as uow:
+            require_run(uow, run_id, for_writing=False)
+            stored = uow.runs.metric_history(run_id, key, limit=limit + 1, after=after)
+        next_cursor = None
+        if len(stored) > limit:
+            stored = stored[:limit]
+            last = stored[-1]
+            next_cursor = encode_cursor({"s": last.step, "t": last.timestamp, "i": last.id})
+        items = [MetricValue(m.key, m.value, m.step, m.timestamp) for m in stored]
+        return MetricPage(items, next_cursor)
+
+
+def _metric(key: Any, value: Any, step: Any, timestamp: Any, now: int) -> MetricValue:
+    key = validate_key(key, "metric")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"value of metric '{key}' must be a number", field="value")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidInput(f"value of metric '{key}' is too large", field="value") from None
+    step = 0 if step is None else validate_int64(step, "step")
+    timestamp = now if timestamp is None else validate_int64(timestamp, "timestamp")
+    return MetricValue(key, number, step, timestamp)
+
+
+def _row(metric: MetricValue) -> tuple[str, float, int, int]:
+    return (metric.key, metric.value, metric.step, metric.timestamp)
+
+
+def _unique_params(params: list[Mapping[str, Any]]) -> dict[str, str]:
+    checked: dict[str, str] = {}
+    for item in params:
+        key = validate_key(item.get("key"), "param")
+        value = validate_value(item.get("value"), "param", key)
+        if checked.get(key, value) != value:
+            raise InvalidInput(
+                f"param '{key}' appears twice in the batch with different values", field="params"
+            )
+        checked[key] = value
+    return checked
+
+
+def _refuse_changed(run_id: str, wanted: dict[str, str], changed: dict[str, str]) -> None:
+    if changed:
+        key, stored = next(iter(changed.items()))
+        raise Conflict(
+            f"param '{key}' of run '{run_id}' is already '{stored[:200]}' and params cannot "
+            f"change (got '{wanted[key][:200]}'); log it under another key or start a new run",
+            key=key,
+        )
+
+
+def _check_limit(what: str, count: int, limit: int) -> None:
+    if count > limit:
+        raise InvalidInput(
+            f"a batch may hold at most {limit} {what}, got {count}; split it into several calls",
+            field=what, limit=limit,
+        )
+
+
+def _history_position(cursor: str | None) -> tuple[int, int, int] | None:
+    if not cursor:
+        return None
+    values = decode_cursor(cursor)
+    try:
+        position = (values["s"], values["t"], values["i"])
+    except KeyError:
+        raise InvalidInput("invalid page token", field="cursor") from None
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in position):
+        raise InvalidInput("invalid page token", field="cursor")
+    return position

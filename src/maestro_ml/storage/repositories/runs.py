@@ -1,0 +1,213 @@
+"""Repository of runs and their children: params, metrics (history and latest), tags, search.
+
+Children carry no tenant column, so every method taking a ``run_id`` expects the caller to
+have found that run through the tenant-scoped session first (``states`` or ``get``). Writes
+to children are Core statements (no identity map on the hot logging path). The latest value
+of each metric is kept by a dialect upsert that replaces a row only with a later
+(step, timestamp); on an exact tie the last write wins. NaN is stored as ``value = 0`` with
+``is_nan`` set (SQLite would store NaN as NULL); this module restores it on the way out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from maestro_ml.domain.search import Clause, OrderKey
+
+from ..search_sql import apply_order, filter_condition
+from ..tables import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
+from .base import Repository
+
+_PARAMS = ParamRow.__table__
+_TAGS = RunTagRow.__table__
+_METRICS = MetricRow.__table__
+_LATEST = LatestMetricRow.__table__
+ACTIVE, DELETED = "active", "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMetric:
+    """One logged metric value as read back (NaN restored)."""
+
+    key: str
+    value: float
+    step: int
+    timestamp: int
+    id: int = 0
+
+
+class RunRepository(Repository[RunRow]):
+    row = RunRow
+    kind = "run"
+
+    # -- lookups --------------------------------------------------------------------------
+    def states(self, run_id: str) -> tuple[str, str] | None:
+        """(run stage, experiment stage) of a run of this tenant, or None: one query."""
+        if not isinstance(run_id, str) or not run_id:
+            return None
+        stmt = (
+            select(RunRow.lifecycle_stage, ExperimentRow.lifecycle_stage)
+            .join(ExperimentRow, ExperimentRow.id == RunRow.experiment_id)
+            .where(RunRow.id == run_id)
+        )
+        found = self.session.execute(stmt).first()
+        return None if found is None else (found[0], found[1])
+
+    def params_of(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        return self._key_values(_PARAMS, run_ids)
+
+    def tags_of(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        return self._key_values(_TAGS, run_ids)
+
+    def metrics_of(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+        """Latest value of every metric of each run."""
+        result: dict[str, dict[str, float]] = {run_id: {} for run_id in run_ids}
+        if not run_ids:
+            return result
+        stmt = select(_LATEST.c.run_id, _LATEST.c.key, _LATEST.c.value, _LATEST.c.is_nan).where(
+            _LATEST.c.run_id.in_(run_ids)
+        )
+        for run_id, key, value, is_nan in self.session.execute(stmt):
+            result[run_id][key] = math.nan if is_nan else value
+        return result
+
+    def _key_values(self, table: Any, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        result: dict[str, dict[str, str]] = {run_id: {} for run_id in run_ids}
+        if run_ids:
+            stmt = select(table.c.run_id, table.c.key, table.c.value).where(
+                table.c.run_id.in_(run_ids)
+            )
+            for run_id, key, value in self.session.execute(stmt):
+                result[run_id][key] = value
+        return result
+
+    # -- params ---------------------------------------------------------------------------
+    def add_params(self, run_id: str, params: dict[str, str]) -> dict[str, str]:
+        """Insert params not yet logged; return ``{key: stored}`` where a key holds another value.
+
+        One statement when every key is new (the common case); a second read otherwise.
+        """
+        if not params:
+            return {}
+        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()]
+        stmt = self._upsert(_PARAMS).values(rows).on_conflict_do_nothing()
+        if self.session.execute(stmt).rowcount == len(rows):
+            return {}
+        existing = select(_PARAMS.c.key, _PARAMS.c.value).where(
+            _PARAMS.c.run_id == run_id, _PARAMS.c.key.in_(list(params))
+        )
+        return {k: v for k, v in self.session.execute(existing) if params[k] != v}
+
+    # -- tags -----------------------------------------------------------------------------
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        if not tags:
+            return
+        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+        stmt = self._upsert(_TAGS).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_TAGS.c.run_id, _TAGS.c.key], set_={"value": stmt.excluded.value}
+        )
+        self.session.execute(stmt)
+
+    def delete_tag(self, run_id: str, key: str) -> bool:
+        stmt = delete(_TAGS).where(_TAGS.c.run_id == run_id, _TAGS.c.key == key)
+        return bool(self.session.execute(stmt).rowcount)
+
+    # -- metrics --------------------------------------------------------------------------
+    def add_metrics(self, run_id: str, metrics: Iterable[tuple[str, float, int, int]]) -> None:
+        """Append ``(key, value, step, timestamp)`` values and bring latest_metrics up to date."""
+        rows = [_metric_row(run_id, *metric) for metric in metrics]
+        if not rows:
+            return
+        self.session.execute(insert(_METRICS), rows)
+        latest: dict[str, dict[str, Any]] = {}
+        for row in rows:  # one row per key: PostgreSQL refuses to upsert a key twice at once
+            held = latest.get(row["key"])
+            if held is None or (row["step"], row["timestamp"]) >= (held["step"], held["timestamp"]):
+                latest[row["key"]] = row
+        stmt = self._upsert(_LATEST).values(list(latest.values()))
+        new = stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_LATEST.c.run_id, _LATEST.c.key],
+            set_={"value": new.value, "is_nan": new.is_nan, "step": new.step,
+                  "timestamp": new.timestamp},
+            where=or_(
+                new.step > _LATEST.c.step,
+                and_(new.step == _LATEST.c.step, new.timestamp >= _LATEST.c.timestamp),
+            ),
+        )
+        self.session.execute(stmt)
+
+    def metric_history(
+        self, run_id: str, key: str, *, limit: int, after: tuple[int, int, int] | None = None
+    ) -> list[StoredMetric]:
+        """Values of one metric by (step, timestamp), oldest first, after a keyset position."""
+        c = _METRICS.c
+        stmt = select(c.key, c.value, c.is_nan, c.step, c.timestamp, c.id).where(
+            c.run_id == run_id, c.key == key
+        )
+        if after is not None:
+            stmt = stmt.where(tuple_(c.step, c.timestamp, c.id) > tuple_(*after))
+        stmt = stmt.order_by(c.step, c.timestamp, c.id).limit(limit)
+        return [
+            StoredMetric(k, math.nan if is_nan else value, step, timestamp, ident)
+            for k, value, is_nan, step, timestamp, ident in self.session.execute(stmt)
+        ]
+
+    # -- search ---------------------------------------------------------------------------
+    def search(
+        self,
+        *,
+        experiment_ids: Sequence[str] | None,
+        clauses: Sequence[Clause],
+        order: list[OrderKey],
+        view: str,
+        offset: int,
+        limit: int,
+    ) -> list[RunRow]:
+        """Runs matching every clause, ordered, one page by offset.
+
+        ``view`` is active (the run and its experiment are active), deleted (either one is
+        deleted) or all.
+        """
+        stmt = select(RunRow)
+        if experiment_ids is not None:
+            stmt = stmt.where(RunRow.experiment_id.in_(list(experiment_ids)))
+        active_experiments = select(ExperimentRow.id).where(
+            ExperimentRow.lifecycle_stage == ACTIVE
+        )
+        if view == ACTIVE:
+            stmt = stmt.where(
+                RunRow.lifecycle_stage == ACTIVE, RunRow.experiment_id.in_(active_experiments)
+            )
+        elif view == DELETED:
+            stmt = stmt.where(
+                or_(
+                    RunRow.lifecycle_stage == DELETED,
+                    RunRow.experiment_id.not_in(active_experiments),
+                )
+            )
+        dialect = self.session.get_bind().dialect.name
+        stmt = stmt.where(*(filter_condition(clause, dialect) for clause in clauses))
+        stmt = apply_order(stmt, order).offset(offset).limit(limit)
+        return list(self.session.scalars(stmt))
+
+    # -- internals ------------------------------------------------------------------------
+    def _upsert(self, table: Any) -> Any:
+        dialect = self.session.get_bind().dialect.name
+        module = postgresql if dialect == "postgresql" else sqlite
+        return module.insert(table)
+
+
+def _metric_row(run_id: str, key: str, value: float, step: int, timestamp: int) -> dict[str, Any]:
+    is_nan = math.isnan(value)
+    return {
+        "run_id": run_id, "key": key, "value": 0.0 if is_nan else value, "is_nan": is_nan,
+        "step": step, "timestamp": timestamp,
+    }
