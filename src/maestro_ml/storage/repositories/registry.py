@@ -1,16 +1,53 @@
-"""Repositories of models, model versions and deployments."""
+"""Repositories of models, model versions (with their aliases) and deployments.
+
+Aliases have no tenant column: every alias query here starts from a model id the caller
+already loaded through the tenant-scoped session, which is what keeps them tenant-safe.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Iterable
+from typing import Any
 
-from ..tables import DeploymentRow, ModelRow, ModelVersionRow
-from .base import Repository
+from sqlalchemy import delete, func, or_, select, update
+
+from maestro_ml.domain.errors import InvalidInput, NotFound
+from maestro_ml.domain.pagination import decode_cursor, encode_cursor
+
+from ..tables import (
+    DeploymentRow,
+    LatestMetricRow,
+    ModelAliasRow,
+    ModelRow,
+    ModelVersionRow,
+    ParamRow,
+)
+from .base import Page, Repository
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class ModelRepository(Repository[ModelRow]):
     row = ModelRow
     kind = "model"
+
+    def search(
+        self, *, limit: int, cursor: str | None = None, name: str | None = None,
+        q: str | None = None, task: str | None = None, framework: str | None = None,
+    ) -> Page[ModelRow]:
+        """Newest first; ``name`` matches exactly, ``q`` as a case-insensitive substring."""
+        where: list[Any] = []
+        if name is not None:
+            where.append(ModelRow.name == name)
+        if q:
+            where.append(ModelRow.name.ilike(f"%{_escape_like(q)}%", escape="\\"))
+        if task is not None:
+            where.append(ModelRow.task == task)
+        if framework is not None:
+            where.append(ModelRow.framework == framework)
+        return self.list(limit=limit, cursor=cursor, where=where)
 
 
 class ModelVersionRepository(Repository[ModelVersionRow]):
@@ -23,7 +60,184 @@ class ModelVersionRepository(Repository[ModelVersionRow]):
         )
         return int(self.session.scalar(stmt) or 0) + 1
 
+    def get_version(self, model_id: str, version: int) -> ModelVersionRow:
+        stmt = select(ModelVersionRow).where(
+            ModelVersionRow.model_id == model_id, ModelVersionRow.version == version
+        )
+        found = self.session.scalars(stmt).first()
+        if found is None:
+            raise NotFound(f"model version {version} does not exist", kind=self.kind)
+        return found
+
+    def latest(self, model_id: str) -> ModelVersionRow | None:
+        stmt = (
+            select(ModelVersionRow)
+            .where(ModelVersionRow.model_id == model_id)
+            .order_by(ModelVersionRow.version.desc())
+            .limit(1)
+        )
+        return self.session.scalars(stmt).first()
+
+    def latest_numbers(self, model_ids: Iterable[str]) -> dict[str, int]:
+        """The highest version number of each model that has versions."""
+        ids = list(model_ids)
+        if not ids:
+            return {}
+        stmt = (
+            select(ModelVersionRow.model_id, func.max(ModelVersionRow.version))
+            .where(ModelVersionRow.model_id.in_(ids))
+            .group_by(ModelVersionRow.model_id)
+        )
+        return {model_id: int(number) for model_id, number in self.session.execute(stmt)}
+
+    def numbers_by_id(self, version_ids: Iterable[str]) -> dict[str, int]:
+        ids = list(set(version_ids))
+        if not ids:
+            return {}
+        stmt = select(ModelVersionRow.id, ModelVersionRow.version).where(
+            ModelVersionRow.id.in_(ids)
+        )
+        return {ident: int(number) for ident, number in self.session.execute(stmt)}
+
+    def list_for_model(
+        self, model_id: str, *, limit: int, cursor: str | None = None
+    ) -> Page[ModelVersionRow]:
+        """Highest version first, keyset-paginated on the version number."""
+        stmt = select(ModelVersionRow).where(ModelVersionRow.model_id == model_id)
+        if cursor:
+            try:
+                below = int(decode_cursor(cursor)["v"])
+            except (KeyError, TypeError, ValueError):
+                raise InvalidInput("invalid page token") from None
+            stmt = stmt.where(ModelVersionRow.version < below)
+        rows = list(self.session.scalars(stmt.order_by(ModelVersionRow.version.desc()).limit(
+            limit + 1
+        )))
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor({"v": rows[-1].version})
+        return Page(rows, next_cursor)
+
+    def with_stage(self, model_id: str, stage: str) -> list[ModelVersionRow]:
+        stmt = select(ModelVersionRow).where(
+            ModelVersionRow.model_id == model_id, ModelVersionRow.stage == stage
+        )
+        return list(self.session.scalars(stmt))
+
+    # -- aliases (children of a model the caller has loaded) ----------------------------
+    def aliases_of_models(self, model_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """``{model_id: {alias: version number}}`` for the given models."""
+        ids = list(model_ids)
+        result: dict[str, dict[str, int]] = {model_id: {} for model_id in ids}
+        if not ids:
+            return result
+        stmt = (
+            select(ModelAliasRow.model_id, ModelAliasRow.alias, ModelVersionRow.version)
+            .join(ModelVersionRow, ModelVersionRow.id == ModelAliasRow.version_id)
+            .where(ModelAliasRow.model_id.in_(ids))
+            .order_by(ModelAliasRow.alias)
+        )
+        for model_id, alias, version in self.session.execute(stmt):
+            result[model_id][alias] = int(version)
+        return result
+
+    def aliases_by_version(self, model_id: str) -> dict[str, list[str]]:
+        """``{version_id: [alias, ...]}`` for one model, aliases sorted."""
+        stmt = (
+            select(ModelAliasRow.version_id, ModelAliasRow.alias)
+            .where(ModelAliasRow.model_id == model_id)
+            .order_by(ModelAliasRow.alias)
+        )
+        result: dict[str, list[str]] = {}
+        for version_id, alias in self.session.execute(stmt):
+            result.setdefault(version_id, []).append(alias)
+        return result
+
+    def find_by_alias(self, model_id: str, alias: str) -> ModelVersionRow | None:
+        stmt = (
+            select(ModelVersionRow)
+            .join(ModelAliasRow, ModelAliasRow.version_id == ModelVersionRow.id)
+            .where(ModelAliasRow.model_id == model_id, ModelAliasRow.alias == alias)
+        )
+        return self.session.scalars(stmt).first()
+
+    def set_alias(self, model_id: str, alias: str, version_id: str) -> None:
+        """Point ``alias`` at ``version_id``, moving it when it already exists."""
+        moved = self.session.execute(
+            update(ModelAliasRow)
+            .where(ModelAliasRow.model_id == model_id, ModelAliasRow.alias == alias)
+            .values(version_id=version_id)
+        )
+        if moved.rowcount == 0:  # type: ignore[attr-defined]
+            self.session.add(ModelAliasRow(model_id=model_id, alias=alias, version_id=version_id))
+
+    def delete_alias(self, model_id: str, alias: str) -> bool:
+        removed = self.session.execute(
+            delete(ModelAliasRow).where(
+                ModelAliasRow.model_id == model_id, ModelAliasRow.alias == alias
+            )
+        )
+        return bool(removed.rowcount)  # type: ignore[attr-defined]
+
+    # -- lineage (children of a run the caller has loaded) ------------------------------
+    def run_params_and_metrics(self, run_id: str) -> tuple[dict[str, str], dict[str, float]]:
+        param_rows = self.session.execute(
+            select(ParamRow.key, ParamRow.value).where(ParamRow.run_id == run_id)
+        )
+        metric_rows = self.session.execute(
+            select(LatestMetricRow.key, LatestMetricRow.value).where(
+                LatestMetricRow.run_id == run_id
+            )
+        )
+        return (
+            {key: value for key, value in param_rows},
+            {key: value for key, value in metric_rows},
+        )
+
 
 class DeploymentRepository(Repository[DeploymentRow]):
     row = DeploymentRow
     kind = "deployment"
+
+    def find_by_id_or_name(self, ident: str) -> DeploymentRow | None:
+        """The deployment with this id, else the one with this name."""
+        if not isinstance(ident, str) or not ident:
+            return None
+        stmt = select(DeploymentRow).where(
+            or_(DeploymentRow.id == ident, DeploymentRow.name == ident)
+        )
+        found = list(self.session.scalars(stmt))
+        by_id = [row for row in found if row.id == ident]
+        return (by_id or found or [None])[0]
+
+    def get_by_id_or_name(self, ident: str) -> DeploymentRow:
+        found = self.find_by_id_or_name(ident)
+        if found is None:
+            raise NotFound.of(self.kind, ident)
+        return found
+
+    def names_using_model(self, model_id: str) -> list[str]:
+        stmt = (
+            select(DeploymentRow.name)
+            .where(DeploymentRow.model_id == model_id)
+            .order_by(DeploymentRow.name)
+        )
+        return list(self.session.scalars(stmt))
+
+    def names_starting_with(self, prefix: str) -> set[str]:
+        stmt = select(DeploymentRow.name).where(
+            DeploymentRow.name.like(f"{_escape_like(prefix)}%", escape="\\")
+        )
+        return set(self.session.scalars(stmt))
+
+    def search(
+        self, *, limit: int, cursor: str | None = None, model_id: str | None = None,
+        environment: str | None = None,
+    ) -> Page[DeploymentRow]:
+        where: list[Any] = []
+        if model_id is not None:
+            where.append(DeploymentRow.model_id == model_id)
+        if environment is not None:
+            where.append(DeploymentRow.environment == environment)
+        return self.list(limit=limit, cursor=cursor, where=where)

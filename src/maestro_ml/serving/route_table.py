@@ -1,0 +1,96 @@
+"""The route table: which model version serves a deployment, cached in memory per process.
+
+Keys are ``(tenant_id, id_or_name)``: deployment names are unique per tenant only, so the
+tenant is part of every key and tenant B's key can never reach tenant A's route. A route is
+stored under both the deployment's id and its name.
+
+Entries live ``ttl_seconds`` (a few seconds): changes made by this process invalidate the
+deployment's entries at once, and the short lifetime lets other replicas pick a change up
+until cross-replica invalidation exists.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from maestro_ml.domain.signature import SignatureValidator
+
+MAX_ENTRIES = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Everything the predict path needs to know about a deployment, without the database."""
+
+    tenant_id: str
+    deployment_id: str
+    deployment_name: str
+    model_id: str
+    model_version_id: str
+    version: int
+    artifact_key: str
+    """The full artifact-store key of the version's directory (tenant prefix included)."""
+    validator: SignatureValidator | None
+
+
+class RouteTable:
+    """Thread-safe ``(tenant_id, id_or_name) -> Route`` with a time to live."""
+
+    def __init__(
+        self, ttl_seconds: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._routes: dict[tuple[str, str], tuple[Route, float]] = {}
+        # (tenant_id, deployment_id) -> the keys that route to it, for invalidation.
+        self._keys_of: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: str, id_or_name: str) -> Route | None:
+        """The live route for this key, or None when absent or expired."""
+        # A dict read is atomic under the GIL; the lock guards writes and multi-step changes.
+        entry = self._routes.get((tenant_id, id_or_name))
+        if entry is None or entry[1] <= self._clock():
+            return None
+        return entry[0]
+
+    def put(self, route: Route) -> None:
+        """Remember ``route`` under its deployment's id and name."""
+        expires = self._clock() + self.ttl_seconds
+        keys = {(route.tenant_id, route.deployment_id), (route.tenant_id, route.deployment_name)}
+        with self._lock:
+            if len(self._routes) >= MAX_ENTRIES:
+                self._routes.clear()
+                self._keys_of.clear()
+            self._drop(route.tenant_id, route.deployment_id)
+            for key in keys:
+                self._routes[key] = (route, expires)
+            self._keys_of[(route.tenant_id, route.deployment_id)] = keys
+
+    def invalidate(self, tenant_id: str, deployment_id: str) -> None:
+        """Forget every entry that routes to this deployment (after it changed)."""
+        with self._lock:
+            self._drop(tenant_id, deployment_id)
+
+    def discard(self, tenant_id: str, id_or_name: str) -> None:
+        """Forget one key (a name that now belongs to a new deployment)."""
+        with self._lock:
+            self._routes.pop((tenant_id, id_or_name), None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._routes.clear()
+            self._keys_of.clear()
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+    def _drop(self, tenant_id: str, deployment_id: str) -> None:
+        for key in self._keys_of.pop((tenant_id, deployment_id), ()):
+            entry = self._routes.get(key)
+            # A name may have been reused by another deployment since: leave that one alone.
+            if entry is not None and entry[0].deployment_id == deployment_id:
+                del self._routes[key]
