@@ -15,7 +15,21 @@ from sqlalchemy import Engine, text
 
 from maestro_ml.auth.tokens import TokenConfig
 from maestro_ml.config import Settings
+from maestro_ml.jobs.worker import build_worker
+from maestro_ml.services.artifacts import RunArtifactService
+from maestro_ml.services.datasets import DatasetService
+from maestro_ml.services.deployments import DeploymentService
+from maestro_ml.services.experiments import ExperimentService
 from maestro_ml.services.identity import BootstrapResult, IdentityService
+from maestro_ml.services.jobs import JobService
+from maestro_ml.services.predictions import PredictionService
+from maestro_ml.services.registry import RegistryService
+from maestro_ml.services.run_data import RunDataService
+from maestro_ml.services.runs import RunService
+from maestro_ml.services.training import TrainingService
+from maestro_ml.serving.loader import ModelLoader
+from maestro_ml.serving.model_cache import ModelCache
+from maestro_ml.serving.route_table import RouteTable
 from maestro_ml.storage.artifacts import ArtifactStore
 from maestro_ml.storage.database import build_engine, build_session_factory
 from maestro_ml.storage.migrate import is_current, upgrade
@@ -33,6 +47,18 @@ class Container:
     uow: UnitOfWorkFactory
     artifacts: ArtifactStore
     identity: IdentityService
+    experiments: ExperimentService
+    runs: RunService
+    run_data: RunDataService
+    run_artifacts: RunArtifactService
+    registry: RegistryService
+    deployments: DeploymentService
+    predictions: PredictionService
+    model_cache: ModelCache[Any]
+    route_table: RouteTable
+    datasets: DatasetService
+    jobs: JobService
+    training: TrainingService
     background: list[Any] = field(default_factory=list)
 
     def readiness_checks(self) -> dict[str, dict[str, Any]]:
@@ -81,9 +107,26 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
         uow, tokens, secret, settings.refresh_token_ttl_seconds, settings.api_key_cache_seconds
     )
     artifacts = ArtifactStore(settings.resolved_artifact_root)
-    return Container(
-        settings=settings, engine=engine, uow=uow, artifacts=artifacts, identity=identity
+    model_cache: ModelCache[Any] = ModelCache(settings.model_cache_bytes)
+    route_table = RouteTable(settings.route_table_ttl_seconds)
+    loader = ModelLoader(artifacts, settings.data_dir.resolve() / "model-cache")
+    predictions = PredictionService(
+        uow, artifacts, model_cache, loader, route_table, settings.max_batch_rows
     )
+    datasets = DatasetService(uow, artifacts, settings.max_upload_bytes)
+    container = Container(
+        settings=settings, engine=engine, uow=uow, artifacts=artifacts, identity=identity,
+        datasets=datasets, jobs=JobService(uow, settings.job_lease_seconds),
+        training=TrainingService(uow, artifacts, datasets),
+        experiments=ExperimentService(uow), runs=RunService(uow), run_data=RunDataService(uow),
+        run_artifacts=RunArtifactService(uow, artifacts, settings.max_upload_bytes),
+        registry=RegistryService(uow, artifacts),
+        deployments=DeploymentService(uow, artifacts, predictions),
+        predictions=predictions, model_cache=model_cache, route_table=route_table,
+    )
+    if settings.run_worker:  # started and stopped with the app (create_app's lifespan)
+        container.background.append(build_worker(container))
+    return container
 
 
 def bootstrap_admin(container: Container) -> BootstrapResult:

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     job_timeout_seconds: int = 3600
 
     model_cache_bytes: int = 2 * 1024**3
+    route_table_ttl_seconds: float = Field(
+        default=5.0, description="how long a replica serves a cached deployment route"
+    )
     api_key_cache_seconds: float = 10.0
 
     @model_validator(mode="after")

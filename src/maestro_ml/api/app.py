@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from .errors import install_error_handlers
 from .middleware.body_limit import BodyLimitMiddleware
@@ -48,6 +49,22 @@ def create_app(container: Container) -> FastAPI:
     for router in all_routers():
         app.include_router(router)
     return app
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    """Every (method, path, route) of the app's API routes, with included routers flattened."""
+    try:  # FastAPI >= 0.160 keeps included routers lazily; this walks their effective routes
+        from fastapi.routing import iter_route_contexts
+    except ImportError:
+        pairs = [(getattr(route, "path", ""), route) for route in app.routes]
+    else:
+        pairs = [(ctx.path or "", ctx.original_route) for ctx in iter_route_contexts(app.routes)]
+    return [
+        (method, path, route)
+        for path, route in pairs
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods)
+    ]
 
 
 def route_permission(route: Any) -> str | None:

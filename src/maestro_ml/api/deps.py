@@ -34,7 +34,9 @@ def authenticate(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
-        raise Unauthenticated("missing credentials: send 'Authorization: Bearer <API key or token>'")
+        raise Unauthenticated(
+            "missing credentials: send 'Authorization: Bearer <API key or token>'"
+        )
     principal = request.app.state.container.identity.authenticate(credentials.credentials)
     request.state.principal = principal
     return principal

@@ -57,8 +57,13 @@ def decode_access_token(config: TokenConfig, token: str) -> Principal:
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("access token expired; refresh it or log in again") from None
-    except jwt.PyJWTError as exc:
-        raise Unauthenticated(f"invalid access token: {exc}") from None
+    except jwt.InvalidAudienceError:
+        raise Unauthenticated("invalid access token: wrong audience") from None
+    except jwt.PyJWTError:
+        # The library's wording can describe the token's structure; say only what to do.
+        raise Unauthenticated(
+            "invalid access token; send an API key (mk_...) or log in again"
+        ) from None
     if claims.get("typ") != "access":
         raise Unauthenticated("invalid access token: wrong token type")
     try:

@@ -11,8 +11,6 @@ from rich.table import Table
 
 from maestro_ml.auth.permissions import Role
 from maestro_ml.auth.principal import Principal
-from maestro_ml.bootstrap import build_container
-from maestro_ml.storage.migrate import current_revision, upgrade
 
 from .settings_options import load_settings
 
@@ -27,9 +25,19 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data directory
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
     """Apply all pending migrations."""
-    container = build_container(load_settings(data_dir), migrate=False)
+    from maestro_ml.storage.migrate import current_revision, upgrade
+
+    container = _container(data_dir, migrate=False)
     upgrade(container.engine)
     console.print(f"schema at revision [bold]{current_revision(container.engine)}[/]")
+
+
+def _container(data_dir: Path | None, *, migrate: bool = True):  # type: ignore[no-untyped-def]
+    # Imported here: wiring loads the whole server (scikit-learn included), which other
+    # commands of the CLI should not pay for at start-up.
+    from maestro_ml.bootstrap import build_container
+
+    return build_container(load_settings(data_dir), migrate=migrate)
 
 
 def _operator(container, email: str) -> Principal:  # type: ignore[no-untyped-def]
@@ -51,7 +59,7 @@ def users_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create a user, acting as an existing admin (--as)."""
-    container = build_container(load_settings(data_dir))
+    container = _container(data_dir)
     principal = _operator(container, as_user)
     user = container.identity.create_user(principal, email, password, role, tenant_id)
     console.print(f"created user [bold]{user.email}[/] ({user.role}) id={user.id}")
@@ -62,7 +70,7 @@ def users_list(
     as_user: Annotated[str, typer.Option("--as", help="acting user's email")],
     data_dir: DataDir = None,
 ) -> None:
-    container = build_container(load_settings(data_dir))
+    container = _container(data_dir)
     principal = _operator(container, as_user)
     table = Table("id", "email", "role", "active", "created")
     for user in container.identity.list_users(principal, 1000, None).items:
@@ -79,7 +87,7 @@ def keys_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create an API key for a user; the key is printed once."""
-    container = build_container(load_settings(data_dir))
+    container = _container(data_dir)
     principal = _operator(container, as_user)
     row, key = container.identity.create_api_key(principal, name, role, expires_in_days)
     console.print(f"API key [bold]{row.name}[/] ({row.role}) id={row.id}")
@@ -91,7 +99,7 @@ def keys_list(
     as_user: Annotated[str, typer.Option("--as", help="acting user's email")],
     data_dir: DataDir = None,
 ) -> None:
-    container = build_container(load_settings(data_dir))
+    container = _container(data_dir)
     principal = _operator(container, as_user)
     table = Table("id", "name", "prefix", "role", "expires", "revoked", "last used")
     for key in container.identity.list_api_keys(principal, 1000, None).items:
@@ -105,7 +113,7 @@ def keys_revoke(
     key_id: str, as_user: Annotated[str, typer.Option("--as", help="acting user's email")],
     data_dir: DataDir = None,
 ) -> None:
-    container = build_container(load_settings(data_dir))
+    container = _container(data_dir)
     principal = _operator(container, as_user)
     container.identity.revoke_api_key(principal, key_id)
     console.print(f"revoked {key_id}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import admin, server
+from . import admin, quickstart, remote, server
 
 app = typer.Typer(
     name="maestro", help="Maestro ML: track, train, register, deploy and serve models.",
@@ -15,7 +15,18 @@ app.command("worker")(server.work)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.keys_app, name="api-keys")
+app.add_typer(remote.experiments_app, name="experiments")
+app.add_typer(remote.runs_app, name="runs")
+app.add_typer(remote.models_app, name="models")
+app.add_typer(remote.jobs_app, name="jobs")
+app.command("deploy")(remote.deploy)
+app.command("predict")(remote.predict)
+app.command("quickstart")(quickstart.quickstart)
 
 
 def run() -> None:
     app()
+
+
+if __name__ == "__main__":
+    run()

@@ -12,8 +12,6 @@ import uvicorn
 from rich.console import Console
 from rich.panel import Panel
 
-from maestro_ml.bootstrap import bootstrap_admin, build_container
-
 from .settings_options import load_settings
 
 console = Console(stderr=True)
@@ -28,6 +26,7 @@ def serve(
 ) -> None:
     """Start the API server (migrations applied, first admin created on first start)."""
     from maestro_ml.api.app import create_app
+    from maestro_ml.bootstrap import build_container
 
     settings = load_settings(data_dir, host=host, port=port, run_worker=worker)
     container = build_container(settings)
@@ -43,6 +42,8 @@ def serve(
 
 
 def announce_bootstrap(container) -> None:  # type: ignore[no-untyped-def]
+    from maestro_ml.bootstrap import bootstrap_admin
+
     result = bootstrap_admin(container)
     if not result.created:
         return
@@ -63,6 +64,7 @@ def work(
     concurrency: Annotated[int, typer.Option(help="jobs run at once")] = 1,
 ) -> None:
     """Run a standalone job worker against the configured database and artifact store."""
+    from maestro_ml.bootstrap import build_container
     from maestro_ml.jobs.worker import build_worker
 
     settings = load_settings(data_dir, worker_concurrency=concurrency)

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import api_keys, auth, health, tenants, users
+from . import (
+    api_keys,
+    artifacts,
+    auth,
+    datasets,
+    deployments,
+    experiments,
+    health,
+    jobs,
+    models,
+    predict,
+    runs,
+    tenants,
+    users,
+)
 
 
 def all_routers() -> list[APIRouter]:
@@ -14,4 +28,12 @@ def all_routers() -> list[APIRouter]:
         tenants.router,
         users.router,
         api_keys.router,
+        experiments.router,
+        runs.router,
+        artifacts.router,
+        datasets.router,
+        jobs.router,
+        models.router,
+        deployments.router,
+        predict.router,
     ]

@@ -22,7 +22,7 @@ class RefreshRequest(Strict):
 class TokenRead(Read):
     access_token: str
     refresh_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from .artifacts import ArtifactRepository
 from .base import Page, Repository
 from .identity import ApiKeyRepository, RefreshTokenRepository, TenantRepository, UserRepository
 from .jobs import JobRepository
 from .registry import DeploymentRepository, ModelRepository, ModelVersionRepository
-from .tracking import ArtifactRepository, DatasetRepository, ExperimentRepository, RunRepository
+from .runs import RunRepository
+from .tracking import DatasetRepository, ExperimentRepository
 
 
 class Repositories:

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from maestro_ml.domain.errors import InvalidInput, NotFound
 from maestro_ml.domain.pagination import decode_cursor, encode_cursor
 
-
 T = TypeVar("T")
 RowT = TypeVar("RowT")
 

@@ -92,6 +92,8 @@ class MetricRow(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(250))
     value: Mapped[float] = mapped_column(Float)
+    # SQLite stores NaN as NULL, so NaN is a flag with value 0 (as MLflow does); ±inf is stored.
+    is_nan: Mapped[bool] = mapped_column(default=False)
     step: Mapped[int] = mapped_column(BigInteger, default=0)
     timestamp: Mapped[int] = mapped_column(BigInteger)
 
@@ -105,6 +107,7 @@ class LatestMetricRow(Base):
     )
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
+    is_nan: Mapped[bool] = mapped_column(default=False)
     step: Mapped[int] = mapped_column(BigInteger, default=0)
     timestamp: Mapped[int] = mapped_column(BigInteger)
 

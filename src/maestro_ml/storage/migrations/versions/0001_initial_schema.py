@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 18:34:42.417059
+Create Date: 2026-11-23 18:43:05.070422
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import maestro_ml.storage.tables.base
-
 
 revision = '0001'
 down_revision = None
@@ -242,6 +241,7 @@ def upgrade() -> None:
     sa.Column('run_id', sa.String(length=32), nullable=False),
     sa.Column('key', sa.String(length=250), nullable=False),
     sa.Column('value', sa.Float(), nullable=False),
+    sa.Column('is_nan', sa.Boolean(), nullable=False),
     sa.Column('step', sa.BigInteger(), nullable=False),
     sa.Column('timestamp', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_latest_metrics_run_id_runs'), ondelete='CASCADE'),
@@ -255,6 +255,7 @@ def upgrade() -> None:
     sa.Column('run_id', sa.String(length=32), nullable=False),
     sa.Column('key', sa.String(length=250), nullable=False),
     sa.Column('value', sa.Float(), nullable=False),
+    sa.Column('is_nan', sa.Boolean(), nullable=False),
     sa.Column('step', sa.BigInteger(), nullable=False),
     sa.Column('timestamp', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_metrics_run_id_runs'), ondelete='CASCADE'),
