@@ -13,6 +13,7 @@ from maestro_ml.bootstrap import Container
 from maestro_ml.ml.model_io import load_model
 from tests.factories import Actors, make_tenant
 from tests.integration.training_setup import (
+    QUICK_FOREST,
     breast_cancer_csv,
     breast_cancer_frame,
     create_model,
@@ -38,19 +39,43 @@ def get(client: TestClient, actors: Actors, path: str) -> dict[str, Any]:
     return response.json()
 
 
+def test_mistakes_visible_from_the_dataset_are_refused_before_anything_is_queued(
+    client: TestClient, lab: dict[str, Any]
+):
+    actors, dataset = lab["actors"], lab["dataset"]
+    model = create_model(client, actors)
+    cases = {
+        "unknown estimator 'RandomJungle'": ({"estimator": "RandomJungle"}, "target"),
+        "unknown hyper-parameter(s) for RandomForestClassifier: n_trees": (
+            {"estimator": "RandomForestClassifier", "n_trees": 3}, "target"),
+        "target column 'diagnosis' is not in dataset": (QUICK_FOREST, "diagnosis"),
+    }
+    before = client.get("/api/v1/jobs", headers=actors.headers()).json()["items"]
+    for message, (parameters, target) in cases.items():
+        response = client.post("/api/v1/experiments", headers=actors.headers("data_scientist"),
+                               json={"model_id": model["id"], "dataset_id": dataset["id"],
+                                     "target": target, "parameters": parameters})
+        assert response.status_code == 422, response.text
+        assert message in response.json()["detail"]
+    after = client.get("/api/v1/jobs", headers=actors.headers()).json()["items"]
+    assert len(after) == len(before)  # nothing queued, no experiment or run left behind
+
+
 def test_user_errors_fail_their_job_and_the_worker_trains_the_next_one(
     client: TestClient, lab: dict[str, Any], container: Container
 ):
     actors, dataset = lab["actors"], lab["dataset"]
     model = create_model(client, actors)
+    # XGBoost cannot take a string column: only the training process finds out.
+    rows = ["plan,tenure,churned"] + [
+        f"{'pro' if i % 3 else 'basic'},{i % 17},{int(i % 5 > 2)}" for i in range(80)
+    ]
+    mixed = upload(client, actors, ("\n".join(rows) + "\n").encode(), "mixed.csv")
+    assert mixed.status_code == 201, mixed.text
     bad = {
-        "unknown estimator 'RandomJungle'": start_training(
-            client, actors, model["id"], dataset["id"], {"estimator": "RandomJungle"}),
-        "unknown hyper-parameter(s) for RandomForestClassifier: n_trees": start_training(
-            client, actors, model["id"], dataset["id"],
-            {"estimator": "RandomForestClassifier", "n_trees": 3}),
-        "target column 'diagnosis' is not in the dataset": start_training(
-            client, actors, model["id"], dataset["id"], target="diagnosis"),
+        "plan": start_training(client, actors, model["id"], mixed.json()["id"],
+                               {"estimator": "XGBClassifier", "n_estimators": 5},
+                               target="churned"),
     }
     good = start_training(client, actors, model["id"], dataset["id"],
                           {"estimator": "RandomForestClassifier", "n_estimators": 50})
@@ -154,7 +179,7 @@ def test_start_refuses_bad_requests_and_writes_nothing(
 
     def start(**changes: Any) -> Any:
         body = {"name": name, "model_id": model["id"], "dataset_id": dataset["id"],
-                "target": "target", "parameters": {"estimator": "Ridge"}, **changes}
+                "target": "target", "parameters": {"estimator": "LogisticRegression"}, **changes}
         return client.post("/api/v1/experiments", json=body,
                            headers=actors.headers("data_scientist"))
 
@@ -164,6 +189,8 @@ def test_start_refuses_bad_requests_and_writes_nothing(
     assert start(model_id=None).status_code == 422
     assert "model_id is required" in start(model_id=None).json()["detail"]
     assert start(task="clustering").status_code == 422
+    wrong_task = start(parameters={"estimator": "Ridge"})  # regression on a classifier
+    assert wrong_task.status_code == 422 and "regression estimator" in wrong_task.json()["detail"]
     assert start(validation_fraction=1.5).status_code == 422
     assert start(model_id=foreign["id"]).status_code == 404  # another tenant's: not there
     assert start(dataset_id="0" * 32).status_code == 404
@@ -186,7 +213,8 @@ def test_training_in_an_existing_experiment_uses_its_model_and_dataset(
 
     response = client.post(f"/api/v1/experiments/{experiment['id']}/train",
                            headers=actors.headers("data_scientist"),
-                           json={"target": "target", "parameters": {"estimator": "Ridge"}})
+                           json={"target": "target",
+                                 "parameters": {"estimator": "LogisticRegression"}})
 
     assert response.status_code == 202, response.text
     started = response.json()

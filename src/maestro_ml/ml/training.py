@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,10 @@ class TrainingResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-safe result, without the in-memory model."""
-        return to_json_value({k: v for k, v in asdict(self).items() if k != "model"})
+        # Not asdict(): it deep-copies every field, the fitted model included.
+        return to_json_value(
+            {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
+        )
 
 
 def train_model(

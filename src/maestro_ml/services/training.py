@@ -20,7 +20,7 @@ from maestro_ml.auth.principal import Principal
 from maestro_ml.domain import tracking as runs
 from maestro_ml.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from maestro_ml.domain.names import validate_name
-from maestro_ml.ml.estimators import TASKS
+from maestro_ml.ml.estimators import TASKS, build_estimator, task_of_estimator
 
 from .datasets import DatasetService
 from .jobs import ClaimedJob, add_job, mark_succeeded
@@ -93,6 +93,8 @@ class TrainingService:
             dataset = uow.datasets.get(
                 _required(dataset_id, "dataset_id", "the dataset to train on")
             )
+            chosen_task = task or (model.task if model.task in TASKS else None)
+            _check_against_dataset(dataset, target, estimator, hyperparameters, chosen_task)
             if experiment is None:
                 experiment = self._new_experiment(
                     uow, principal, model, dataset, experiment_name, description, tags
@@ -106,7 +108,7 @@ class TrainingService:
             spec = {
                 "target": target, "estimator": estimator, "hyperparameters": hyperparameters,
                 # The registered model's task decides when the caller does not.
-                "task": task or (model.task if model.task in TASKS else None),
+                "task": chosen_task,
                 "validation_fraction": validation_fraction, "dataset_format": dataset.format,
             }
             payload = {"model_id": model.id, "dataset_id": dataset.id,
@@ -253,3 +255,21 @@ def _record_run(uow: Any, run: Any, spec: dict[str, Any], result: dict[str, Any]
 def _param_value(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     return text[: runs.MAX_PARAM_VALUE_LENGTH]
+
+
+def _check_against_dataset(
+    dataset: Any, target: str, estimator: str, hyperparameters: dict[str, Any],
+    task: str | None,
+) -> None:
+    """Refuse at once (422) what the job would only discover minutes later."""
+    columns = [column["name"] for column in dataset.columns or []]
+    if columns and target not in columns:
+        raise InvalidInput(
+            f"target column '{target}' is not in dataset '{dataset.name}' v{dataset.version}; "
+            f"its columns are: {', '.join(columns[:50])}",
+            field="target",
+        )
+    resolved = task or task_of_estimator(estimator)
+    if resolved is not None:
+        # Builds (does not fit) the estimator: unknown names and hyper-parameters fail here.
+        build_estimator(estimator, resolved, hyperparameters)
