@@ -59,7 +59,7 @@ def test_tampered_and_alg_none_tokens_are_rejected(client: TestClient, tenant: A
         "email": tenant.emails["viewer"], "password": PASSWORD}).json()
     claims = jwt.decode(pair["access_token"], options={"verify_signature": False})
     claims["role"] = "platform_admin"
-    forged = jwt.encode(claims, "guessed-secret", algorithm="HS256")
+    forged = jwt.encode(claims, "a-guessed-secret-of-at-least-32-bytes", algorithm="HS256")
     unsigned = jwt.encode(claims, None, algorithm="none")
     for token in (forged, unsigned, pair["access_token"][:-3] + "abc"):
         response = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})

@@ -181,6 +181,16 @@ class IdentityService:
             return self._authenticate_key(bearer)
         return decode_access_token(self._tokens, bearer)
 
+    def authenticate_without_io(self, bearer: str) -> Principal | None:
+        """The principal when it needs no database (a JWT, or an API key still cached);
+        None when ``authenticate`` must look the key up."""
+        if not looks_like_api_key(bearer):
+            return decode_access_token(self._tokens, bearer)
+        cached = self._key_cache.get(keyed_hash(self._secret, bearer))
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        return None
+
     def authenticate_password(self, email: str, password: str) -> Principal:
         """HTTP basic auth (MLflow clients): verify and return the principal, no tokens."""
         with self._uow.system() as uow:

@@ -12,6 +12,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -29,6 +30,23 @@ class StoredObject:
     key: str
     size_bytes: int
     sha256: str
+
+
+class _PendingWrite:
+    def __init__(self, key: str, out: IO[bytes], max_bytes: int | None) -> None:
+        self.key, self._out, self._max = key, out, max_bytes
+        self._digest, self._size = hashlib.sha256(), 0
+
+    def write(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._max is not None and self._size > self._max:
+            raise PayloadTooLarge(f"upload exceeds the limit of {self._max} bytes")
+        self._digest.update(chunk)
+        self._out.write(chunk)
+
+    @property
+    def stored(self) -> StoredObject:
+        return StoredObject(self.key, self._size, self._digest.hexdigest())
 
 
 class ArtifactStore:
@@ -56,44 +74,34 @@ class ArtifactStore:
     def write_stream(
         self, full_key: str, chunks: Iterator[bytes], max_bytes: int | None = None
     ) -> StoredObject:
-        path = self._path(full_key)
-        temp = f"{path}.part-{uuid.uuid4().hex}"
-        digest, size = hashlib.sha256(), 0
-        try:
-            self._makedirs(path)
-            with self.fs.open(temp, "wb") as out:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise PayloadTooLarge(f"upload exceeds the limit of {max_bytes} bytes")
-                    digest.update(chunk)
-                    out.write(chunk)
-            self.fs.mv(temp, path)
-        except BaseException:
-            self._remove_quietly(temp)
-            raise
-        return StoredObject(full_key, size, digest.hexdigest())
+        with self._pending(full_key, max_bytes) as pending:
+            for chunk in chunks:
+                pending.write(chunk)
+        return pending.stored
 
     async def write_async_stream(
         self, full_key: str, chunks: AsyncIterator[bytes], max_bytes: int | None = None
     ) -> StoredObject:
+        with self._pending(full_key, max_bytes) as pending:
+            async for chunk in chunks:
+                pending.write(chunk)
+        return pending.stored
+
+    @contextmanager
+    def _pending(self, full_key: str, max_bytes: int | None) -> Iterator[_PendingWrite]:
+        """A write to a temporary name, hashed and sized as it goes, renamed into place only
+        when the whole stream arrived; any failure removes the partial file."""
         path = self._path(full_key)
         temp = f"{path}.part-{uuid.uuid4().hex}"
-        digest, size = hashlib.sha256(), 0
         try:
             self._makedirs(path)
             with self.fs.open(temp, "wb") as out:
-                async for chunk in chunks:
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise PayloadTooLarge(f"upload exceeds the limit of {max_bytes} bytes")
-                    digest.update(chunk)
-                    out.write(chunk)
+                pending = _PendingWrite(full_key, out, max_bytes)
+                yield pending
             self.fs.mv(temp, path)
         except BaseException:
             self._remove_quietly(temp)
             raise
-        return StoredObject(full_key, size, digest.hexdigest())
 
     def write_file(self, full_key: str, source: Path) -> StoredObject:
         with source.open("rb") as handle:
