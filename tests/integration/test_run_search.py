@@ -270,3 +270,15 @@ def test_searches_never_show_another_tenants_runs(
     by_id = client.post(f"{RUNS}/search", headers=headers, json={
         "filter": f"attributes.run_id = '{corpus.runs[0].id}'", "view": "all"})
     assert by_id.json()["items"] == []
+
+
+def test_search_without_experiment_ids_covers_every_experiment_of_the_tenant(
+    client, corpus: Corpus
+):
+    for body in ({"experiment_ids": [], "filter": "params.depth = '5'"},
+                 {"filter": "params.depth = '5'"}):
+        response = client.post(f"{RUNS}/search", headers=corpus.actors.headers("viewer"),
+                               json={**body, "limit": 1000})
+        assert response.status_code == 200, response.text
+        got = {item["id"] for item in response.json()["items"]}
+        assert got == {r.id for r in corpus.runs if r.depth == "5"}

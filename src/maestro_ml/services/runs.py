@@ -189,13 +189,15 @@ class RunService:
     ) -> RunPage:
         """Runs matching ``filter`` (the ``domain.search`` language), in ``order_by`` order.
 
+        No ``experiment_ids`` (None or empty) searches every experiment of the tenant.
+
         Example: ``runs.search_runs(principal, filter="metrics.acc > 0.9",
         order_by=["metrics.acc DESC"], limit=10)``
         """
         clauses = parse_filter(filter)
         order = parse_order_by(list(order_by) if order_by else None)
         view = validate_view(view)
-        ids = None if experiment_ids is None else sorted(set(experiment_ids))
+        ids = sorted(set(experiment_ids)) if experiment_ids else None
         query_id = _fingerprint(ids, clauses, order, view)
         offset = _offset_from(cursor, query_id)
         with self._uow.for_tenant(principal.tenant_id, write=False) as uow:
