@@ -58,4 +58,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Set
         api_key_cache_seconds=0.0,
         bootstrap_admin_email="root@maestro.test",
         bootstrap_admin_password="root-password-123!",
+        allowed_hosts=["testserver", "localhost", "127.0.0.1"],  # TestClient: "testserver"
+        # Every TestClient request comes from one peer ("testclient"): the per-IP tiers
+        # stay on (exercised) but are raised so a whole session never meets them.
+        rate_limit_ip_auth="100000/minute", rate_limit_login_ip="100000/minute",
+        rate_limit_ip_read="1000000/minute", rate_limit_ip_write="1000000/minute",
     )

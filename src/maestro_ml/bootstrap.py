@@ -13,15 +13,18 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
+from maestro_ml.auth.rate_limits import RateLimiter
 from maestro_ml.auth.tokens import TokenConfig
 from maestro_ml.config import Settings
 from maestro_ml.jobs.worker import build_worker
 from maestro_ml.services.artifacts import RunArtifactService
+from maestro_ml.services.audit import AuditService
 from maestro_ml.services.datasets import DatasetService
 from maestro_ml.services.deployments import DeploymentService
 from maestro_ml.services.experiments import ExperimentService
 from maestro_ml.services.identity import BootstrapResult, IdentityService
 from maestro_ml.services.jobs import JobService
+from maestro_ml.services.model_uploads import ModelUploadService
 from maestro_ml.services.predictions import PredictionService
 from maestro_ml.services.registry import RegistryService
 from maestro_ml.services.run_data import RunDataService
@@ -33,6 +36,7 @@ from maestro_ml.serving.route_table import RouteTable
 from maestro_ml.storage.artifacts import ArtifactStore
 from maestro_ml.storage.database import build_engine, build_session_factory
 from maestro_ml.storage.migrate import is_current, upgrade
+from maestro_ml.storage.remote_files import RemoteFileFetcher
 from maestro_ml.storage.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger("maestro_ml")
@@ -59,6 +63,9 @@ class Container:
     datasets: DatasetService
     jobs: JobService
     training: TrainingService
+    model_uploads: ModelUploadService
+    rate_limiter: RateLimiter
+    audit: AuditService
     background: list[Any] = field(default_factory=list)
 
     def readiness_checks(self) -> dict[str, dict[str, Any]]:
@@ -97,11 +104,13 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
         upgrade(engine)
     uow = UnitOfWorkFactory(build_session_factory(engine))
     secret = settings.resolved_secret_key()
+    jwt_secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else secret
     tokens = TokenConfig(
-        secret=secret,
+        secret=jwt_secret,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         access_ttl_seconds=settings.access_token_ttl_seconds,
+        previous_secrets=tuple(s.get_secret_value() for s in settings.jwt_previous_secrets),
     )
     identity = IdentityService(
         uow, tokens, secret, settings.refresh_token_ttl_seconds, settings.api_key_cache_seconds
@@ -109,11 +118,17 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
     artifacts = ArtifactStore(settings.resolved_artifact_root)
     model_cache: ModelCache[Any] = ModelCache(settings.model_cache_bytes)
     route_table = RouteTable(settings.route_table_ttl_seconds)
-    loader = ModelLoader(artifacts, settings.data_dir.resolve() / "model-cache")
+    loader = ModelLoader(
+        artifacts, settings.data_dir.resolve() / "model-cache",
+        settings.model_worker_timeout_seconds,
+    )
     predictions = PredictionService(
         uow, artifacts, model_cache, loader, route_table, settings.max_batch_rows
     )
-    datasets = DatasetService(uow, artifacts, settings.max_upload_bytes)
+    fetcher = RemoteFileFetcher(
+        allow_private=settings.fetch_allow_private, timeout_seconds=settings.fetch_timeout_seconds
+    )
+    datasets = DatasetService(uow, artifacts, settings.max_upload_bytes, fetcher=fetcher)
     container = Container(
         settings=settings, engine=engine, uow=uow, artifacts=artifacts, identity=identity,
         datasets=datasets, jobs=JobService(uow, settings.job_lease_seconds),
@@ -121,8 +136,11 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
         experiments=ExperimentService(uow), runs=RunService(uow), run_data=RunDataService(uow),
         run_artifacts=RunArtifactService(uow, artifacts, settings.max_upload_bytes),
         registry=RegistryService(uow, artifacts),
+        model_uploads=ModelUploadService(uow, artifacts, settings.max_upload_bytes),
         deployments=DeploymentService(uow, artifacts, predictions),
         predictions=predictions, model_cache=model_cache, route_table=route_table,
+        rate_limiter=RateLimiter.from_settings(settings),
+        audit=AuditService(uow),
     )
     if settings.run_worker:  # started and stopped with the app (create_app's lifespan)
         container.background.append(build_worker(container))

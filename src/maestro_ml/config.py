@@ -7,13 +7,15 @@ directory and a generated secret key (mode 0600).
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "production"]
 
@@ -47,12 +49,38 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = 14 * 24 * 3600
     jwt_issuer: str = "maestro-ml"
     jwt_audience: str = "maestro-api"
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="JWT signing key; default: secret_key. Rotate it by moving "
+        "the old value into jwt_previous_secrets"
+    )
+    jwt_previous_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="earlier JWT signing keys, still accepted for "
+        "verification (comma-separated or a JSON array)",
+    )
 
     max_body_bytes: int = 10 * 1024 * 1024
     max_upload_bytes: int = 1024 * 1024 * 1024
     max_page_size: int = 1000
     max_batch_rows: int = 10_000
+    max_json_depth: int = Field(default=32, description="deepest nesting of a JSON body")
+    max_string_bytes: int = Field(default=1024 * 1024, description="longest string in a JSON body")
     db_pool_size: int = 10
+
+    # Security headers, trusted hosts and CORS (lists: comma-separated or a JSON array).
+    hsts_seconds: int = 31_536_000
+    hsts_always: bool = Field(default=False, description="send HSTS on plain-HTTP requests too")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host headers accepted (DNS-rebinding defence); '*.example.com' and '*' "
+        "allowed; empty: localhost, 127.0.0.1, [::1] and the hosts of public_url and host",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed by CORS; empty: CORS closed"
+    )
+    fetch_allow_private: bool = Field(
+        default=False, description="let server-side URL fetches reach private/loopback addresses"
+    )
+    fetch_timeout_seconds: float = 30.0
 
     run_worker: bool = Field(default=True, description="run an in-process job worker")
     worker_concurrency: int = 1
@@ -61,10 +89,67 @@ class Settings(BaseSettings):
     job_timeout_seconds: int = 3600
 
     model_cache_bytes: int = 2 * 1024**3
+    model_worker_timeout_seconds: float = Field(
+        default=60.0, description="load/predict timeout of the isolated pickle-model worker"
+    )
     route_table_ttl_seconds: float = Field(
         default=5.0, description="how long a replica serves a cached deployment route"
     )
     api_key_cache_seconds: float = 10.0
+
+    # Rate limits (SPEC C10), in `limits` notation: "20/minute", "10/second;500/hour"; an
+    # empty string switches that one rule off. Tiers: global (whole process), ip (client
+    # address), tenant, key (the API key, else the user); classes: auth (login/refresh),
+    # predict, write (POST/PUT/PATCH/DELETE), read (GET); "all" counts every class.
+    # Defaults only stop abuse: a person, a CI job or the serving benchmark never meets them.
+    rate_limit_enabled: bool = Field(default=True, description="MAESTRO_RATE_LIMIT_ENABLED")
+    rate_limit_redis_probe_seconds: float = Field(
+        default=5.0, description="while Redis is down, how often to try it again"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of reverse proxies whose X-Forwarded-For names the client IP",
+    )
+    rate_limit_global_all: str = Field(default="1200000/minute", description="whole process")
+    rate_limit_global_auth: str = Field(default="6000/minute", description="all logins")
+    rate_limit_ip_auth: str = Field(default="120/minute", description="login+refresh per IP")
+    rate_limit_ip_predict: str = Field(default="600000/minute", description="per client IP")
+    rate_limit_ip_write: str = Field(default="6000/minute", description="per client IP")
+    rate_limit_ip_read: str = Field(default="12000/minute", description="per client IP")
+    rate_limit_tenant_predict: str = Field(default="600000/minute", description="per tenant")
+    rate_limit_tenant_write: str = Field(default="30000/minute", description="per tenant")
+    rate_limit_tenant_read: str = Field(default="60000/minute", description="per tenant")
+    rate_limit_key_predict: str = Field(default="300000/minute", description="per key/user")
+    rate_limit_key_write: str = Field(default="6000/minute", description="per key/user")
+    rate_limit_key_read: str = Field(default="12000/minute", description="per key/user")
+    rate_limit_login_account: str = Field(
+        default="10/minute", description="login attempts per account (normalised email)"
+    )
+    rate_limit_login_ip: str = Field(default="30/minute", description="login attempts per IP")
+
+    @field_validator("allowed_hosts", "cors_origins", "jwt_previous_secrets", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_allowed_hosts(self) -> list[str]:
+        """The configured hosts, or the loopback names plus this server's own host names."""
+        if self.allowed_hosts:
+            return [host.lower() for host in self.allowed_hosts]
+        hosts = ["localhost", "127.0.0.1", "[::1]"]
+        if self.public_url:
+            public = urlsplit(self.public_url).hostname
+            if public:
+                hosts.append(f"[{public}]" if ":" in public else public)
+        if self.host not in ("0.0.0.0", "::", ""):  # noqa: S104 - wildcard binds name no host
+            hosts.append(f"[{self.host}]" if ":" in self.host else self.host)
+        return list(dict.fromkeys(host.lower() for host in hosts))
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -73,6 +158,8 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "MAESTRO_SECRET_KEY must be set to at least 32 characters in production"
                 )
+            if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
+                raise ValueError("MAESTRO_JWT_SECRET must be at least 32 characters in production")
             if self.database_url is None or self.database_url.startswith("sqlite"):
                 raise ValueError("production needs MAESTRO_DATABASE_URL pointing at PostgreSQL")
         return self

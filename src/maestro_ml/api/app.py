@@ -9,7 +9,11 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from .errors import install_error_handlers
+from .middleware.audit import AuditMiddleware
 from .middleware.body_limit import BodyLimitMiddleware
+from .middleware.json_limits import JsonLimitsMiddleware
+from .middleware.rate_limit import RateLimitMiddleware
+from .middleware.security_headers import install_security
 from .routes import all_routers
 
 if TYPE_CHECKING:
@@ -43,11 +47,28 @@ def create_app(container: Container) -> FastAPI:
     def limit_for(path: str) -> int:
         if any(marker in path for marker in UPLOAD_PATH_MARKERS):
             return settings.max_upload_bytes
+        if path.startswith("/api/v1/models/") and path.endswith("/versions"):
+            return settings.max_upload_bytes  # model version uploads (POST, multipart)
         return settings.max_body_bytes
 
+    # Inside the body limit, which bounds the JSON it buffers.
+    app.add_middleware(
+        JsonLimitsMiddleware, max_depth=settings.max_json_depth,
+        max_string_bytes=settings.max_string_bytes,
+    )
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
+    # Outside the body limit: a throttled client is refused before its body is read.
+    app.add_middleware(
+        RateLimitMiddleware, limiter=container.rate_limiter,
+        trusted_proxies=settings.trusted_proxies,
+    )
+    # Added after the limits so it wraps them: it sees (and records) their refusals too.
+    app.add_middleware(
+        AuditMiddleware, record=container.audit.record, permission_of=route_permission
+    )
     for router in all_routers():
         app.include_router(router)
+    install_security(app, settings)  # last: CORS, host check, then headers outermost
     return app
 
 

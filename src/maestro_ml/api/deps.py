@@ -17,6 +17,8 @@ from maestro_ml.auth.principal import Principal
 from maestro_ml.domain.errors import PermissionDenied, Unauthenticated
 from maestro_ml.domain.pagination import clamp_page_size
 
+from .middleware.rate_limit import enforce_principal_limits
+
 if TYPE_CHECKING:
     from maestro_ml.bootstrap import Container
 
@@ -38,6 +40,10 @@ async def authenticate(
         raise Unauthenticated(
             "missing credentials: send 'Authorization: Bearer <API key or token>'"
         )
+    # Two Authorization headers are ambiguous: a proxy and this app could each pick a
+    # different one, so refuse rather than guess.
+    if len(request.headers.getlist("authorization")) > 1:
+        raise Unauthenticated("send exactly one Authorization header")
     identity = request.app.state.container.identity
     # Tokens and cached keys resolve in microseconds on the event loop; only a key lookup
     # in the database goes to a worker thread.
@@ -45,6 +51,7 @@ async def authenticate(
     if principal is None:
         principal = await run_in_threadpool(identity.authenticate, credentials.credentials)
     request.state.principal = principal
+    enforce_principal_limits(request.scope["state"], principal)  # tenant and key tiers
     return principal
 
 

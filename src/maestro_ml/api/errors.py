@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from maestro_ml.domain import errors as e
@@ -92,6 +93,18 @@ async def handle_http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, detail, detail, code, dict(exc.headers or {}))
 
 
+async def handle_unstorable_value(request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value the schemas let through (a NUL character in a path or
+    # query parameter, a number out of the column's range): bad input, not a server fault.
+    log.info("database refused a value on %s %s: %s", request.method, request.url.path,
+             type(getattr(exc, "orig", exc)).__name__)
+    return problem(
+        422, "Invalid input",
+        "a value in the request cannot be stored or searched for: remove NUL characters "
+        "and keep numbers within 64-bit range", "invalid_input",
+    )
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(
@@ -105,4 +118,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(e.MaestroError, handle_maestro_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    app.add_exception_handler(DataError, handle_unstorable_value)
     app.add_exception_handler(Exception, handle_unexpected)

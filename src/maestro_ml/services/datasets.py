@@ -3,7 +3,8 @@
 An upload is streamed into the artifact store under ``datasets/<dataset_id>/<file name>``
 (hashed and size-limited as it goes), profiled (schema, row count, preview) and only then
 recorded; a file that cannot be read as its format leaves neither a row nor a file behind.
-Uploading under an existing name adds the next version.
+Uploading under an existing name adds the next version. ``import_from_url`` fetches a file
+through the SSRF-safe fetcher port and sends it down the same pipeline.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 from maestro_ml.auth.principal import Principal
 from maestro_ml.domain.errors import AlreadyExists, InvalidInput
@@ -29,6 +31,41 @@ MAX_DESCRIPTION_CHARS = 10_000
 # Two uploads of one name at the same moment both read version N; the loser tries N+1.
 VERSION_ATTEMPTS = 3
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+FORMAT_BY_MEDIA_TYPE = {
+    "text/csv": "csv", "application/csv": "csv", "application/vnd.apache.parquet": "parquet",
+    "application/x-parquet": "parquet", "application/parquet": "parquet",
+}
+
+
+class FetchedFile(Protocol):
+    path: Path
+    url: str
+    content_type: str | None
+
+
+class UrlFetcher(Protocol):
+    """Downloads a URL into ``directory`` refusing internal addresses (storage.remote_files)."""
+
+    def fetch(self, url: str, max_bytes: int, directory: Path) -> FetchedFile: ...
+
+
+def imported_filename(url: str, content_type: str | None) -> str:
+    """A file name for a fetched file: the URL's last path segment when it names a known
+    format, else ``import.<format>`` from the Content-Type."""
+    segment = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    try:
+        name = upload_filename(segment)
+        detect_format(name)
+        return name
+    except InvalidInput:
+        pass
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media in FORMAT_BY_MEDIA_TYPE:
+        return f"import.{FORMAT_BY_MEDIA_TYPE[media]}"
+    raise InvalidInput(
+        f"url: cannot tell the format of '{url[:200]}': its path should end in .csv or "
+        ".parquet, or the server should send Content-Type text/csv", field="url"
+    )
 
 
 @dataclass(frozen=True)
@@ -55,11 +92,13 @@ def upload_filename(raw: str | None) -> str:
 
 class DatasetService:
     def __init__(
-        self, uow: UnitOfWorkFactory, artifacts: ArtifactStore, max_upload_bytes: int
+        self, uow: UnitOfWorkFactory, artifacts: ArtifactStore, max_upload_bytes: int,
+        fetcher: UrlFetcher | None = None,
     ) -> None:
         self._uow = uow
         self._artifacts = artifacts
         self._max_bytes = max_upload_bytes
+        self._fetcher = fetcher
 
     def upload(
         self, principal: Principal, *, name: str, filename: str | None, content: IO[bytes],
@@ -96,6 +135,27 @@ class DatasetService:
         except BaseException:
             self._artifacts.delete_prefix(prefix)
             raise
+
+    def import_from_url(
+        self, principal: Principal, *, name: str, url: str, description: str | None = None
+    ) -> Any:
+        """Fetch ``url`` (refusing internal addresses) and upload it as the next version.
+
+        Nothing is fetched before the name and description are checked.
+        """
+        name = validate_name(name, "dataset")
+        if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
+            raise InvalidInput(f"description: at most {MAX_DESCRIPTION_CHARS} characters")
+        if self._fetcher is None:
+            raise InvalidInput("url: importing from URLs is not configured on this server")
+        with tempfile.TemporaryDirectory(prefix="maestro-import-") as scratch:
+            fetched = self._fetcher.fetch(url, self._max_bytes, Path(scratch))
+            filename = imported_filename(fetched.url, fetched.content_type)
+            with fetched.path.open("rb") as content:
+                return self.upload(
+                    principal, name=name, filename=filename, content=content,
+                    description=description,
+                )
 
     def list_datasets(
         self, principal: Principal, *, limit: int, cursor: str | None = None,

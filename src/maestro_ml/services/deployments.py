@@ -208,7 +208,7 @@ class DeploymentService:
         key = self._artifacts.tenant_key(tenant_id, version.artifact_key)
         try:
             validator_for(version.signature)
-            self._serving.load_version(version.id, key)
+            self._serving.load_version(version.id, key, tenant_id)
         except (NotFound, Unavailable):
             raise
         except MaestroError as exc:

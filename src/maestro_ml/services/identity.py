@@ -22,6 +22,7 @@ from maestro_ml.auth.tokens import (
 )
 from maestro_ml.domain.errors import (
     AlreadyExists,
+    Conflict,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -35,6 +36,7 @@ LOCKOUT_THRESHOLD = 5
 LOCKOUT_BASE_SECONDS = 30
 LOCKOUT_MAX_SECONDS = 15 * 60
 LAST_USED_GRANULARITY = timedelta(seconds=60)
+MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class IdentityService:
                 generated = password = secrets.token_urlsafe(18)
             address = normalise_email(email or "admin@maestro.local")
             uow.users.create(
-                tenant_id=tenant.id, email=address, password_hash=hash_password(password),
+                tenant_id=tenant.id, email=address, password_hash=hash_password(password, address),
                 role=Role.PLATFORM_ADMIN.value,
             )
             uow.commit()
@@ -209,7 +211,8 @@ class IdentityService:
             return cached[0]
         with self._uow.system() as uow:
             row = uow.api_keys.find_by_hash(digest)
-            if row is None or row.revoked_at is not None:
+            # A rotated key stays valid until its grace period ends (revoked_at ahead).
+            if row is None or (row.revoked_at is not None and row.revoked_at <= now()):
                 raise Unauthenticated("invalid or revoked API key")
             if row.expires_at is not None and row.expires_at <= now():
                 raise Unauthenticated("API key expired; create a new one")
@@ -223,8 +226,9 @@ class IdentityService:
             role = min(Role(row.role), Role(user.role), key=lambda r: r.rank)
             principal = Principal(user.id, row.tenant_id, role, user.email, api_key_id=row.id)
         ttl = self._cache_ttl
-        if row.expires_at is not None:
-            ttl = min(ttl, (row.expires_at - now()).total_seconds())
+        for ends in (row.expires_at, row.revoked_at):
+            if ends is not None:
+                ttl = min(ttl, (ends - now()).total_seconds())
         with self._lock:
             if len(self._key_cache) > 10_000:
                 self._key_cache.clear()
@@ -291,7 +295,7 @@ class IdentityService:
             raise PermissionDenied(f"you cannot grant the role '{wanted.value}' (above your own)")
         target = self._target_tenant(principal, tenant_id)
         address = normalise_email(email)
-        password_hash = hash_password(password)
+        password_hash = hash_password(password, address)
         with self._uow.for_tenant(target) as uow:
             with self._uow.system(write=False) as system:
                 if system.users.find_by_email(address) is not None:
@@ -328,7 +332,7 @@ class IdentityService:
                     raise InvalidInput("you cannot disable your own account")
                 user.is_active = is_active
             if password is not None:
-                user.password_hash = hash_password(password)
+                user.password_hash = hash_password(password, user.email)
             uow.commit()
         self.forget_cached_keys()
         return user
@@ -379,7 +383,42 @@ class IdentityService:
             row = uow.api_keys.get(key_id)
             if row.user_id != principal.user_id and not principal.can("api_keys:admin"):
                 raise NotFound.of("API key", key_id)
-            row.revoked_at = row.revoked_at or now()
+            if row.revoked_at is None or row.revoked_at > now():  # ends a rotation's grace too
+                row.revoked_at = now()
             uow.commit()
         self.forget_cached_keys()
         return row
+
+    def rotate_api_key(
+        self, principal: Principal, key_id: str, grace_seconds: int = 0
+    ) -> tuple[Any, str]:
+        """Replace a key with a new one (same owner, name, role and lifetime), shown once.
+
+        The old key keeps working for ``grace_seconds`` (0: revoked at once, at most 7
+        days) so clients can switch over without an outage.
+        """
+        if not 0 <= grace_seconds <= MAX_ROTATION_GRACE_SECONDS:
+            raise InvalidInput(
+                f"grace_seconds must be between 0 and {MAX_ROTATION_GRACE_SECONDS} (7 days)"
+            )
+        key = new_api_key()
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            old = uow.api_keys.get(key_id)
+            if old.user_id != principal.user_id and not principal.can("api_keys:admin"):
+                raise NotFound.of("API key", key_id)
+            if not principal.role.at_least(Role(old.role)):
+                raise PermissionDenied("you cannot rotate a key whose role is above your own")
+            if old.revoked_at is not None:
+                raise Conflict("this API key was already revoked or rotated")
+            if old.expires_at is not None and old.expires_at <= now():
+                raise Conflict("this API key has expired; create a new one")
+            lifetime = old.expires_at - old.created_at if old.expires_at else None
+            row = uow.api_keys.create(
+                user_id=old.user_id, name=old.name, prefix=display_prefix(key),
+                key_hash=keyed_hash(self._secret, key), role=old.role,
+                expires_at=now() + lifetime if lifetime else None,
+            )
+            old.revoked_at = now() + timedelta(seconds=grace_seconds)
+            uow.commit()
+        self.forget_cached_keys()
+        return row, key

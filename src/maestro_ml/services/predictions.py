@@ -21,6 +21,7 @@ from maestro_ml.domain.signature import (
     validate_rows,
     validator_for_json,
 )
+from maestro_ml.ml.model_formats import pickle_policy_error
 from maestro_ml.ml.model_io import LoadedModel
 from maestro_ml.serving.loader import ModelLoader
 from maestro_ml.serving.model_cache import ModelCache
@@ -107,8 +108,27 @@ class PredictionService:
             self._routes.discard(tenant_id, name)
 
     def model_for(self, route: Route) -> LoadedModel:
-        return self.load_version(route.model_version_id, route.artifact_key)
+        return self.load_version(route.model_version_id, route.artifact_key, route.tenant_id)
 
-    def load_version(self, version_id: str, artifact_key: str) -> LoadedModel:
-        """The loaded model of a version (full store key), from the cache or loaded into it."""
-        return self._cache.get(version_id, lambda: self._loader.load(artifact_key, version_id))
+    def load_version(
+        self, version_id: str, artifact_key: str, tenant_id: str | None = None
+    ) -> LoadedModel:
+        """The loaded model of a version (full store key), from the cache or loaded into it.
+
+        A pickle-based version loads (in an isolated worker) only when ``tenant_id``'s policy
+        allows pickle models; the policy is read on a cache miss, never per request.
+        """
+
+        def check_pickle_allowed() -> None:
+            if tenant_id is None or not self.pickle_allowed(tenant_id):
+                raise pickle_policy_error(tenant_id or "{tenant_id}")
+
+        return self._cache.get(
+            version_id, lambda: self._loader.load(artifact_key, version_id, check_pickle_allowed)
+        )
+
+    def pickle_allowed(self, tenant_id: str) -> bool:
+        """Whether the tenant admin allowed pickle-based models (``allow_pickle_models``)."""
+        with self._uow.for_tenant(tenant_id, write=False) as uow:
+            settings = uow.tenants.get(tenant_id).settings or {}
+        return settings.get("allow_pickle_models") is True

@@ -7,12 +7,14 @@ from fastapi import APIRouter
 from . import (
     api_keys,
     artifacts,
+    audit,
     auth,
     datasets,
     deployments,
     experiments,
     health,
     jobs,
+    model_uploads,
     models,
     predict,
     runs,
@@ -34,6 +36,8 @@ def all_routers() -> list[APIRouter]:
         datasets.router,
         jobs.router,
         models.router,
+        model_uploads.router,
         deployments.router,
         predict.router,
+        audit.router,
     ]

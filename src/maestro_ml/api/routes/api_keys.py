@@ -10,7 +10,7 @@ from maestro_ml.auth.principal import Principal
 
 from ..deps import ContainerDep, Cursor, PageSize, require
 from ..schemas.common import Page, page_of
-from ..schemas.identity import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from ..schemas.identity import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, ApiKeyRotate
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"])
 
@@ -41,3 +41,18 @@ def revoke_api_key(
     principal: Annotated[Principal, require("api_keys:write")],
 ) -> ApiKeyRead:
     return ApiKeyRead.model_validate(container.identity.revoke_api_key(principal, key_id))
+
+
+@router.post("/{key_id}/rotate", response_model=ApiKeyCreated, status_code=201)
+def rotate_api_key(
+    key_id: str, container: ContainerDep,
+    principal: Annotated[Principal, require("api_keys:write")],
+    body: ApiKeyRotate | None = None,
+) -> ApiKeyCreated:
+    """Replace a key with a new one (same name, role and lifetime), shown only here.
+
+    The old key keeps working for ``grace_seconds`` (default 0: revoked at once).
+    """
+    grace = body.grace_seconds if body else 0
+    row, key = container.identity.rotate_api_key(principal, key_id, grace)
+    return ApiKeyCreated.model_validate({**ApiKeyRead.model_validate(row).model_dump(), "key": key})

@@ -1,4 +1,5 @@
-"""Datasets: multipart upload (versioned by name), list, get, download, delete."""
+"""Datasets: multipart upload (versioned by name), import from a URL, list, get, download,
+delete."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from maestro_ml.auth.principal import Principal
 
 from ..deps import ContainerDep, Cursor, PageSize, require
 from ..schemas.common import Page, page_of
-from ..schemas.datasets import DatasetRead
+from ..schemas.datasets import DatasetImport, DatasetRead
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
@@ -26,6 +27,18 @@ def upload_dataset(
 ) -> DatasetRead:
     dataset = container.datasets.upload(
         principal, name=name, filename=file.filename, content=file.file, description=description
+    )
+    return DatasetRead.model_validate(dataset)
+
+
+@router.post("/import", response_model=DatasetRead, status_code=201)
+def import_dataset(
+    body: DatasetImport, container: ContainerDep,
+    principal: Annotated[Principal, require("datasets:write")],
+) -> DatasetRead:
+    """Fetch a CSV/Parquet file from an http(s) URL (internal addresses refused)."""
+    dataset = container.datasets.import_from_url(
+        principal, name=body.name, url=body.url, description=body.description
     )
     return DatasetRead.model_validate(dataset)
 

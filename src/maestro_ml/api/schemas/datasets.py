@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .common import Read
+from pydantic import Field
+
+from .common import Read, Strict
 
 
 class ColumnRead(Read):
@@ -25,3 +27,9 @@ class DatasetRead(Read):
     preview: list[dict[str, Any]]
     description: str | None
     created_at: datetime
+
+
+class DatasetImport(Strict):
+    name: str = Field(max_length=256, description="same name: next version")
+    url: str = Field(max_length=2048, description="http(s) URL of a .csv or .parquet file")
+    description: str | None = Field(default=None, max_length=10_000)

@@ -77,6 +77,13 @@ class ApiKeyCreate(Strict):
     expires_in_days: int | None = None
 
 
+class ApiKeyRotate(Strict):
+    grace_seconds: int = Field(
+        default=0, ge=0, le=7 * 24 * 3600,
+        description="how long the old key keeps working; 0 revokes it at once (max 7 days)",
+    )
+
+
 class ApiKeyRead(Read):
     id: str
     name: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from .artifacts import ArtifactRepository
+from .audit import AuditRepository
 from .base import Page, Repository
 from .identity import ApiKeyRepository, RefreshTokenRepository, TenantRepository, UserRepository
 from .jobs import JobRepository
@@ -29,6 +30,7 @@ class Repositories:
     model_versions: ModelVersionRepository
     deployments: DeploymentRepository
     jobs: JobRepository
+    audit: AuditRepository
 
     def bind_repositories(self, session: Session) -> None:
         self.tenants = TenantRepository(session, self.tenant_id)
@@ -43,6 +45,7 @@ class Repositories:
         self.model_versions = ModelVersionRepository(session)
         self.deployments = DeploymentRepository(session)
         self.jobs = JobRepository(session)
+        self.audit = AuditRepository(session)
 
 
 __all__ = ["Page", "Repositories", "Repository"]

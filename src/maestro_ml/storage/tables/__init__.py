@@ -1,5 +1,6 @@
 """SQLAlchemy tables; importing this package registers every table on ``Base.metadata``."""
 
+from .audit import AuditEventRow, AuditHeadRow
 from .base import Base, TenantScoped, new_id, utcnow
 from .identity import ApiKeyRow, RefreshTokenRow, TenantRow, UserRow
 from .jobs import JobLogRow, JobRow
@@ -16,8 +17,9 @@ from .tracking import (
 )
 
 __all__ = [
-    "ApiKeyRow", "ArtifactRow", "Base", "DatasetRow", "DeploymentRow", "ExperimentRow",
-    "JobLogRow", "JobRow", "LatestMetricRow", "MetricRow", "ModelAliasRow", "ModelRow",
+    "ApiKeyRow", "ArtifactRow", "AuditEventRow", "AuditHeadRow", "Base", "DatasetRow",
+    "DeploymentRow", "ExperimentRow", "JobLogRow", "JobRow", "LatestMetricRow", "MetricRow",
+    "ModelAliasRow", "ModelRow",
     "ModelVersionRow", "ParamRow", "RefreshTokenRow", "RunRow", "RunTagRow", "TenantRow",
     "TenantScoped", "UserRow", "new_id", "utcnow",
 ]

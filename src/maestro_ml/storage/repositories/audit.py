@@ -1,0 +1,112 @@
+"""The audit log repository: append to a chain, read and filter. No update, no delete.
+
+``lock_head`` is the one serialisation point: PostgreSQL locks the chain's head row
+(``SELECT ... FOR UPDATE``) until commit; SQLite's write transaction (``BEGIN IMMEDIATE``)
+already admits a single writer, and SQLAlchemy omits ``FOR UPDATE`` there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..tables import AuditEventRow, AuditHeadRow
+from .base import Page, Repository
+
+
+class AuditRepository(Repository[AuditEventRow]):
+    row = AuditEventRow
+    kind = "audit event"
+
+    def lock_head(self, chain: str, genesis: str) -> AuditHeadRow:
+        """The chain's head, created at seq 0 when missing, locked until commit."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self.session.execute(
+            insert(AuditHeadRow)
+            .values(chain=chain, last_seq=0, last_hash=genesis)
+            .on_conflict_do_nothing(index_elements=["chain"])
+        )
+        stmt = select(AuditHeadRow).where(AuditHeadRow.chain == chain).with_for_update()
+        return self.session.scalars(stmt.execution_options(populate_existing=True)).one()
+
+    def append(self, head: AuditHeadRow, **fields: Any) -> AuditEventRow:
+        event = AuditEventRow(**fields)
+        self.session.add(event)
+        head.last_seq, head.last_hash = event.seq, event.hash
+        return event
+
+    def head(self, chain: str) -> AuditHeadRow | None:
+        return self.session.get(AuditHeadRow, chain)
+
+    def chains(self) -> list[str]:
+        heads = select(AuditHeadRow.chain)
+        events = select(AuditEventRow.chain).distinct()
+        return sorted(set(self.session.scalars(heads)) | set(self.session.scalars(events)))
+
+    def create(self, **fields: Any) -> AuditEventRow:
+        raise TypeError("audit events are appended with append(head, ...)")
+
+    def delete(self, obj: AuditEventRow) -> None:
+        raise TypeError("audit events are append-only")
+
+    def in_chain_order(self, chain: str, batch: int = 1000) -> Iterator[AuditEventRow]:
+        """Every event of a chain by seq, read in batches (chains can be long)."""
+        after = 0
+        while True:
+            stmt = (
+                select(AuditEventRow)
+                .where(AuditEventRow.chain == chain, AuditEventRow.seq > after)
+                .order_by(AuditEventRow.seq).limit(batch)
+            )
+            rows = list(self.session.scalars(stmt))
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1].seq
+            self.session.expunge_all()
+
+    def search(
+        self, *, filters: Sequence[Any], limit: int, cursor: str | None
+    ) -> Page[AuditEventRow]:
+        return self.list(limit=limit, cursor=cursor, where=filters)
+
+    def oldest_first(
+        self, *, filters: Sequence[Any], after: tuple[datetime, str] | None, limit: int
+    ) -> list[AuditEventRow]:
+        stmt = select(AuditEventRow).where(*filters)
+        if after is not None:
+            stmt = stmt.where(
+                tuple_(AuditEventRow.occurred_at, AuditEventRow.id) > tuple_(*after)
+            )
+        stmt = stmt.order_by(AuditEventRow.occurred_at, AuditEventRow.id).limit(limit)
+        return list(self.session.scalars(stmt))
+
+    @staticmethod
+    def filters(
+        *, actor: str | None = None, action: str | None = None, outcome: str | None = None,
+        since: datetime | None = None, until: datetime | None = None,
+        object_id: str | None = None,
+    ) -> list[Any]:
+        """Column conditions for the query API; ``actor`` matches a user id, email or key id."""
+        row, where = AuditEventRow, []
+        if actor:
+            where.append(
+                (row.actor_user_id == actor) | (row.actor_email == actor.lower())
+                | (row.actor_api_key_id == actor)
+            )
+        if action:
+            where.append(row.action == action)
+        if outcome:
+            where.append(row.outcome == outcome)
+        if since is not None:
+            where.append(row.occurred_at >= since)
+        if until is not None:
+            where.append(row.occurred_at < until)
+        if object_id:
+            where.append(row.object_id == object_id)
+        return where
