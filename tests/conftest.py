@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from maestro_ml.config import Settings
 
 PG_ENV = "MAESTRO_TEST_DATABASE_URL"
+REDIS_ENV = "MAESTRO_TEST_REDIS_URL"
 
 
 def _create_pg_database(base_url: str) -> tuple[str, str]:
@@ -52,6 +53,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Set
         _env_file=None,
         data_dir=data_dir,
         database_url=database_url,
+        # The PostgreSQL pass runs with Redis behind the shared limits, as production does.
+        redis_url=os.environ.get(REDIS_ENV) or None,
         secret_key="test-secret-" + uuid.uuid4().hex + uuid.uuid4().hex,
         run_worker=True,
         worker_poll_seconds=0.05,

@@ -11,6 +11,7 @@ from maestro_ml.api.app import create_app
 from maestro_ml.bootstrap import Container, bootstrap_admin, build_container
 from maestro_ml.config import Settings
 from tests.factories import Actors, make_tenant
+from tests.integration.security.tally import TALLY
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +47,19 @@ def tenant(client: TestClient, root_token: str) -> Actors:
 @pytest.fixture
 def other_tenant(client: TestClient, root_token: str) -> Actors:
     return make_tenant(client, root_token)
+
+
+# -- the attack battery's summary (see tests/integration/security/) ---------------------------
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the counts to the controller
+        workeroutput["attack_battery"] = TALLY.export()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    TALLY.merge(getattr(node, "workeroutput", {}).get("attack_battery", {}))
+
+
+def pytest_terminal_summary(terminalreporter: object) -> None:
+    TALLY.write_summary(terminalreporter)

@@ -186,3 +186,23 @@ def test_viewer_cannot_upload_and_deleted_runs_refuse_uploads(
     client.delete(f"{RUNS}/{run['id']}", headers=headers)
     assert client.put(url, content=b"x", headers=headers).status_code == 409
     assert stored_files(container, tenant.tenant_id) == []
+
+
+def test_a_symlink_planted_in_a_tenant_root_cannot_reach_another_tenant(container):
+    """Even a link on disk (say, restored from a bad backup) cannot cross tenant roots."""
+    import os
+
+    import pytest
+
+    from maestro_ml.domain.errors import InvalidPath
+
+    store = container.artifacts
+    victim = store.tenant_key("victim-tenant", "runs/r1/artifacts/secret.txt")
+    store.write_stream(victim, iter([b"secret"]))
+    attacker_root = os.path.join(store.root, "tenants", "attacker-tenant", "runs")
+    os.makedirs(attacker_root, exist_ok=True)
+    os.symlink(os.path.join(store.root, "tenants", "victim-tenant"),
+               os.path.join(attacker_root, "link"))
+    through_link = store.tenant_key("attacker-tenant", "runs/link/runs/r1/artifacts/secret.txt")
+    with pytest.raises(InvalidPath):
+        store.open_read(through_link)

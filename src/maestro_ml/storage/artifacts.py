@@ -66,8 +66,14 @@ class ArtifactStore:
 
     def _path(self, full_key: str) -> str:
         path = f"{self.root}/{full_key}"
-        if self.is_local and not is_within(self._real_root, os.path.realpath(path)):
-            raise InvalidPath(f"artifact key '{full_key}' resolves outside the artifact root")
+        if self.is_local:
+            # A tenant's key must resolve (symlinks followed) under that tenant's own root.
+            parts = full_key.split("/", 2)
+            boundary = self._real_root
+            if len(parts) >= 2 and parts[0] == "tenants":
+                boundary = os.path.join(self._real_root, "tenants", parts[1])
+            if not is_within(boundary, os.path.realpath(path)):
+                raise InvalidPath(f"artifact key '{full_key}' resolves outside its tenant's root")
         return path
 
     # -- writes ---------------------------------------------------------------------------

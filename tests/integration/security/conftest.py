@@ -2,13 +2,13 @@
 
 Two tenants, each holding one object of every kind (``world``), so an attack can aim the
 victim's real ids at routes the attacker may call; ``Tally`` counts the requests each
-category tried and the violations it found, and ``pytest_terminal_summary`` prints them.
+category tried and the violations it found (``tally.py``; printed at the end of the session
+by ``tests/integration/conftest.py``).
 """
 
 from __future__ import annotations
 
 import io
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,43 +16,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import Actors, make_tenant, unique
+from tests.integration.security.tally import TALLY, Tally
 from tests.integration.test_tenant_isolation import tiny_csv, wait_for_job
-
-
-class Tally:
-    """Requests tried and violations found, per battery category, over the session."""
-
-    def __init__(self) -> None:
-        self.requests: Counter[str] = Counter()
-        self.violations: Counter[str] = Counter()
-
-    def record(self, category: str, requests: int, violations: list[str]) -> None:
-        self.requests[category] += requests
-        self.violations[category] += len(violations)
-
-
-TALLY = Tally()
 
 
 @pytest.fixture(scope="session")
 def tally() -> Tally:
     return TALLY
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not TALLY.requests:
-        return
-    terminalreporter.section("attack battery")
-    width = max(len(name) for name in TALLY.requests)
-    for category in sorted(TALLY.requests):
-        terminalreporter.write_line(
-            f"{category:<{width}}  {TALLY.requests[category]:>6} requests, "
-            f"{TALLY.violations[category]} violations"
-        )
-    terminalreporter.write_line(
-        f"{'total':<{width}}  {sum(TALLY.requests.values()):>6} requests, "
-        f"{sum(TALLY.violations.values())} violations"
-    )
 
 
 @dataclass
