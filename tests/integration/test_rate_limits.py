@@ -36,7 +36,9 @@ def limited(settings: Settings) -> Iterator[MakeClient]:
 
     def make(client: tuple[str, int] = ("testclient", 50000), **overrides: Any
              ) -> tuple[TestClient, Container]:
-        update = {"run_worker": False, **{
+        # Own in-memory counters unless a test names a Redis: tight per-IP budgets must not
+        # share Redis keys with the rest of the session (every TestClient is "testclient").
+        update = {"run_worker": False, "redis_url": None, **{
             k if k in ("redis_url", "trusted_proxies") or k.startswith("rate_limit_")
             else f"rate_limit_{k}": v for k, v in overrides.items()}}
         container = build_container(settings.model_copy(update=update), migrate=False)
