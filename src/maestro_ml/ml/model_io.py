@@ -28,6 +28,7 @@ import skops.io
 from maestro_ml.domain.errors import InvalidInput
 from maestro_ml.ml.estimators import CLASSIFICATION, Framework
 from maestro_ml.ml.features import rows_to_frame, rows_to_matrix
+from maestro_ml.ml.forests import forest_function
 from maestro_ml.ml.json_values import to_json_value
 from maestro_ml.ml.skops_trust import refused_types
 
@@ -121,6 +122,8 @@ class LoadedModel:
         self.feature_names: list[str] = list(metadata["feature_names"])
         self.classes: list[Any] | None = metadata.get("classes")
         self.categorical_features: list[str] = list(metadata.get("categorical_features") or [])
+        # Numeric forests skip scikit-learn's per-call overhead (same numbers; see forests.py).
+        self._forest = None if self.categorical_features else forest_function(model)
 
     def predict(self, rows: list[dict[str, Any]]) -> PredictionOutput:
         """Predict request rows (dicts of feature → value, None for missing).
@@ -148,9 +151,11 @@ class LoadedModel:
     def _predict(self, inputs: Any) -> PredictionOutput:
         if len(inputs) == 0:
             return PredictionOutput([], [] if self.task == CLASSIFICATION else None, self.classes)
+        forest = self._forest if self._forest is not None and _all_finite(inputs) else None
         if self.task != CLASSIFICATION:
-            return PredictionOutput(np.asarray(self.model.predict(inputs), np.float64).tolist())
-        probabilities = self._probabilities(inputs)
+            values = forest(inputs) if forest else self.model.predict(inputs)
+            return PredictionOutput(np.asarray(values, np.float64).tolist())
+        probabilities = forest(inputs) if forest else self._probabilities(inputs)
         # The label is the most probable class, which is what the estimators' own predict does,
         # and it spares a second pass through the model.
         classes = self.classes or []
@@ -164,6 +169,11 @@ class LoadedModel:
                 return np.column_stack([1.0 - positive_or_all, positive_or_all])
             return positive_or_all
         return np.asarray(self.model.predict_proba(inputs), dtype=np.float64)
+
+
+def _all_finite(inputs: Any) -> bool:
+    # Missing or infinite values take scikit-learn's own path, which checks them.
+    return isinstance(inputs, np.ndarray) and bool(np.isfinite(inputs).all())
 
 
 def library_versions(framework: str) -> dict[str, str]:
