@@ -15,27 +15,60 @@ from typing import Any
 
 import numpy as np
 
-ForestFunction = Callable[[np.ndarray], np.ndarray]
+ForestFunction = Callable[[np.ndarray], np.ndarray | None]
 
 _CLASSIFIERS = {"RandomForestClassifier", "ExtraTreesClassifier"}
 _REGRESSORS = {"RandomForestRegressor", "ExtraTreesRegressor"}
 
 
 def forest_function(model: Any) -> ForestFunction | None:
-    """Probabilities (classifiers) or predictions (regressors) of a fitted single-output forest,
-    computed tree by tree; None for anything else (pipelines, boosting, multi-output)."""
-    name = type(model).__name__
-    if type(model).__module__.split(".")[0] != "sklearn" or not hasattr(model, "estimators_"):
+    """Probabilities (classifiers) or predictions (regressors) of a fitted single-output forest
+    — bare, or after a numeric ``SimpleImputer`` as Maestro's trainer builds it — computed tree
+    by tree; None for anything else (other pipelines, boosting, multi-output).
+
+    The returned function answers None for inputs it will not take (values still missing or
+    infinite after imputation): the caller then uses the model's own, checking, path.
+    """
+    fill, forest = _unwrap(model)
+    if forest is None:
         return None
-    if getattr(model, "n_outputs_", 1) != 1:
+    name = type(forest).__name__
+    if type(forest).__module__.split(".")[0] != "sklearn" or not hasattr(forest, "estimators_"):
         return None
-    trees = list(model.estimators_)
+    if getattr(forest, "n_outputs_", 1) != 1:
+        return None
+    trees = list(forest.estimators_)
     if name in _CLASSIFIERS:
-        n_classes = int(model.n_classes_)
-        return lambda x: _mean_probabilities(trees, _as_tree_input(x), n_classes)
+        n_classes = int(forest.n_classes_)
+        return lambda x: _guarded(x, fill, lambda z: _mean_probabilities(trees, z, n_classes))
     if name in _REGRESSORS:
-        return lambda x: _mean_values(trees, _as_tree_input(x))
+        return lambda x: _guarded(x, fill, lambda z: _mean_values(trees, z))
     return None
+
+
+def _unwrap(model: Any) -> tuple[np.ndarray | None, Any]:
+    """(imputation values or None, the forest) — or (None, None) when the shape is unknown."""
+    steps = getattr(model, "steps", None)
+    if steps is None:
+        return None, model
+    if len(steps) != 2 or type(steps[0][1]).__name__ != "SimpleImputer":
+        return None, None
+    imputer = steps[0][1]
+    statistics = np.asarray(getattr(imputer, "statistics_", None), dtype=np.float64)
+    # An imputer that drops all-missing columns or adds indicators changes the shape.
+    if getattr(imputer, "add_indicator", False) or not np.isfinite(statistics).all():
+        return None, None
+    return statistics, steps[1][1]
+
+
+def _guarded(
+    x: np.ndarray, fill: np.ndarray | None, predict: ForestFunction
+) -> np.ndarray | None:
+    if fill is not None:
+        x = np.where(np.isnan(x), fill, x)
+    if not np.isfinite(x).all():
+        return None
+    return predict(_as_tree_input(x))
 
 
 def _as_tree_input(x: np.ndarray) -> np.ndarray:

@@ -151,11 +151,11 @@ class LoadedModel:
     def _predict(self, inputs: Any) -> PredictionOutput:
         if len(inputs) == 0:
             return PredictionOutput([], [] if self.task == CLASSIFICATION else None, self.classes)
-        forest = self._forest if self._forest is not None and _all_finite(inputs) else None
+        fast = self._forest(inputs) if self._forest is not None else None
         if self.task != CLASSIFICATION:
-            values = forest(inputs) if forest else self.model.predict(inputs)
+            values = fast if fast is not None else self.model.predict(inputs)
             return PredictionOutput(np.asarray(values, np.float64).tolist())
-        probabilities = forest(inputs) if forest else self._probabilities(inputs)
+        probabilities = fast if fast is not None else self._probabilities(inputs)
         # The label is the most probable class, which is what the estimators' own predict does,
         # and it spares a second pass through the model.
         classes = self.classes or []
@@ -169,11 +169,6 @@ class LoadedModel:
                 return np.column_stack([1.0 - positive_or_all, positive_or_all])
             return positive_or_all
         return np.asarray(self.model.predict_proba(inputs), dtype=np.float64)
-
-
-def _all_finite(inputs: Any) -> bool:
-    # Missing or infinite values take scikit-learn's own path, which checks them.
-    return isinstance(inputs, np.ndarray) and bool(np.isfinite(inputs).all())
 
 
 def library_versions(framework: str) -> dict[str, str]:

@@ -45,3 +45,27 @@ def test_other_models_keep_their_own_path():
     assert forest_function(pipeline) is None
     multi = RandomForestRegressor(n_estimators=5).fit(x, np.column_stack([y, y]))
     assert forest_function(multi) is None
+
+
+def test_the_trainers_imputer_pipeline_takes_the_direct_path_with_missing_values():
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+
+    x, y = make_classification(500, 6, random_state=4)
+    x[::7, 2] = np.nan
+    pipeline = Pipeline([("impute", SimpleImputer(strategy="median")),
+                         ("model", RandomForestClassifier(n_estimators=15, random_state=0))])
+    pipeline.fit(x, y)
+    function = forest_function(pipeline)
+    assert function is not None
+    assert np.array_equal(function(x), pipeline.predict_proba(x))
+
+
+def test_values_the_forest_cannot_take_are_left_to_scikit_learn():
+    x, y = make_classification(200, 4, random_state=5)
+    function = forest_function(RandomForestClassifier(n_estimators=5).fit(x, y))
+    rows = x[:3].copy()
+    rows[1, 0] = np.nan
+    assert function(rows) is None
+    rows[1, 0] = np.inf
+    assert function(rows) is None
