@@ -9,9 +9,7 @@ test cannot fill makes it fail, so nobody can add an id route without isolation 
 
 from __future__ import annotations
 
-import io
 import re
-import time
 from typing import Any
 
 import pytest
@@ -19,23 +17,7 @@ from fastapi.testclient import TestClient
 
 from maestro_ml.api.app import api_routes
 from tests.factories import PASSWORD, Actors, make_tenant, unique
-
-TERMINAL = {"succeeded", "failed", "cancelled"}
-
-
-def wait_for_job(client: TestClient, job_id: str, headers: dict[str, str]) -> dict[str, Any]:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
-        if job["status"] in TERMINAL:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
-
-
-def tiny_csv() -> bytes:
-    rows = ["x1,x2,label"] + [f"{i % 7},{(i * 3) % 11},{int(i % 7 > 3)}" for i in range(60)]
-    return ("\n".join(rows) + "\n").encode()
+from tests.integration.tenant_world import populate
 
 
 @pytest.fixture(scope="module")
@@ -51,49 +33,7 @@ def other_tenant(client: TestClient, root_token: str) -> Actors:
 @pytest.fixture(scope="module")
 def populated(client: TestClient, other_tenant: Actors) -> dict[str, Any]:
     """One object of every kind in tenant B; returns their ids."""
-    h = other_tenant.headers("tenant_admin")
-    dataset = client.post("/api/v1/datasets", headers=h, data={"name": unique("ds")},
-                          files={"file": ("data.csv", io.BytesIO(tiny_csv()), "text/csv")})
-    assert dataset.status_code == 201, dataset.text
-    model = client.post("/api/v1/models", headers=h, json={
-        "name": unique("model"), "task": "classification", "framework": "sklearn"})
-    assert model.status_code == 201, model.text
-    experiment = client.post("/api/v1/experiments", headers=h, json={
-        "model_id": model.json()["id"], "dataset_id": dataset.json()["id"], "target": "label",
-        "parameters": {"estimator": "DecisionTreeClassifier", "max_depth": 3}})
-    assert experiment.status_code == 201, experiment.text
-    job = wait_for_job(client, experiment.json()["job_id"], h)
-    assert job["status"] == "succeeded", job
-    model_id = model.json()["id"]
-    assert client.put(f"/api/v1/models/{model_id}/aliases/champion", headers=h,
-                      json={"version": 1}).status_code in (200, 201, 204)
-    deployment = client.post("/api/v1/deployments", headers=h, json={"model_id": model_id})
-    assert deployment.status_code == 201, deployment.text
-    run_id = experiment.json()["run_id"]
-    assert client.post(f"/api/v1/runs/{run_id}/tags", headers=h,
-                       json={"key": "team", "value": "b"}).status_code in (200, 201, 204)
-    artifact = client.put(f"/api/v1/runs/{run_id}/artifacts/notes/readme.txt", headers=h,
-                          content=b"tenant b secret")
-    assert artifact.status_code == 201, artifact.text
-    users = client.get("/api/v1/users", headers=h).json()["items"]
-    keys = client.get("/api/v1/api-keys", headers=h).json()["items"]
-    return {
-        "tenant_id": other_tenant.tenant_id,
-        "user_id": users[0]["id"],
-        "key_id": keys[0]["id"],
-        "experiment_id": experiment.json()["id"],
-        "run_id": run_id,
-        "dataset_id": dataset.json()["id"],
-        "job_id": job["id"],
-        "model_id": model_id,
-        "version": "1",
-        "alias": "champion",
-        "id_or_name": deployment.json()["name"],
-        "deployment_id": deployment.json()["id"],
-        "key": "team",
-        "path": "notes/readme.txt",
-        "metric_key": "accuracy",
-    }
+    return populate(client, other_tenant).ids
 
 
 def fill(path: str, ids: dict[str, Any]) -> str:
@@ -177,7 +117,7 @@ def test_every_id_route_answers_404_for_another_tenants_objects(
     assert client.get(f"/api/v1/models/{populated['model_id']}", headers=owner).status_code == 200
     content = client.get(f"/api/v1/runs/{populated['run_id']}/artifacts/notes/readme.txt",
                          headers=owner)
-    assert content.content == b"tenant b secret"
+    assert content.content == b"secret of " + other_tenant.tenant_id.encode()
     run = client.get(f"/api/v1/runs/{populated['run_id']}", headers=owner).json()
     assert run["tags"]["team"] == "b" and run["lifecycle_stage"] == "active"
     prediction = client.post(f"/api/v1/deployments/{populated['id_or_name']}/predict",

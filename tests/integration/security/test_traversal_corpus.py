@@ -14,7 +14,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from maestro_ml.config import Settings
-from tests.integration.test_tenant_isolation import tiny_csv
+from tests.integration.tenant_world import tiny_csv
 
 from .conftest import Tally, World
 from .corpora import TRAVERSAL
