@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from maestro_ml.compat import inference_v2
+from maestro_ml.compat.mlflow import mlflow_routers
+
 from . import (
     api_keys,
     artifacts,
@@ -40,4 +43,6 @@ def all_routers() -> list[APIRouter]:
         deployments.router,
         predict.router,
         audit.router,
+        inference_v2.router,
+        *mlflow_routers(),
     ]

@@ -1,0 +1,7 @@
+"""MLflow REST: artifacts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["mlflow"])

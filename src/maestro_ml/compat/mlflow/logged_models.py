@@ -1,0 +1,7 @@
+"""MLflow REST: logged_models."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["mlflow"])

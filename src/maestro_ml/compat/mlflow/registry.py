@@ -1,0 +1,7 @@
+"""MLflow REST: registry."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["mlflow"])
