@@ -7,9 +7,10 @@ from sqlalchemy.orm import Session
 from .artifacts import ArtifactRepository
 from .audit import AuditRepository
 from .base import Page, Repository
+from .deployments import DeploymentRepository
 from .identity import ApiKeyRepository, RefreshTokenRepository, TenantRepository, UserRepository
 from .jobs import JobRepository
-from .registry import DeploymentRepository, ModelRepository, ModelVersionRepository
+from .registry import ModelRepository, ModelVersionRepository
 from .runs import RunRepository
 from .tracking import DatasetRepository, ExperimentRepository
 

@@ -93,3 +93,8 @@ class Repository(Generic[RowT]):
     def count(self, where: Sequence[Any] = ()) -> int:
         stmt = select(func.count(self.row.id)).where(*where)
         return int(self.session.scalar(stmt) or 0)
+
+
+def escape_like(text: str) -> str:
+    """``text`` with LIKE's wildcards escaped (use with ``escape="\\"``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

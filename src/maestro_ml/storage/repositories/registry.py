@@ -1,4 +1,4 @@
-"""Repositories of models, model versions (with their aliases) and deployments.
+"""Repositories of models and model versions (with their aliases).
 
 Aliases have no tenant column: every alias query here starts from a model id the caller
 already loaded through the tenant-scoped session, which is what keeps them tenant-safe.
@@ -9,24 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 
 from maestro_ml.domain.errors import InvalidInput, NotFound
 from maestro_ml.domain.pagination import decode_cursor, encode_cursor
 
 from ..tables import (
-    DeploymentRow,
     LatestMetricRow,
     ModelAliasRow,
     ModelRow,
     ModelVersionRow,
     ParamRow,
 )
-from .base import Page, Repository
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+from .base import Page, Repository, escape_like
 
 
 class ModelRepository(Repository[ModelRow]):
@@ -42,7 +37,7 @@ class ModelRepository(Repository[ModelRow]):
         if name is not None:
             where.append(ModelRow.name == name)
         if q:
-            where.append(ModelRow.name.ilike(f"%{_escape_like(q)}%", escape="\\"))
+            where.append(ModelRow.name.ilike(f"%{escape_like(q)}%", escape="\\"))
         if task is not None:
             where.append(ModelRow.task == task)
         if framework is not None:
@@ -194,50 +189,3 @@ class ModelVersionRepository(Repository[ModelVersionRow]):
             {key: value for key, value in param_rows},
             {key: value for key, value in metric_rows},
         )
-
-
-class DeploymentRepository(Repository[DeploymentRow]):
-    row = DeploymentRow
-    kind = "deployment"
-
-    def find_by_id_or_name(self, ident: str) -> DeploymentRow | None:
-        """The deployment with this id, else the one with this name."""
-        if not isinstance(ident, str) or not ident:
-            return None
-        stmt = select(DeploymentRow).where(
-            or_(DeploymentRow.id == ident, DeploymentRow.name == ident)
-        )
-        found = list(self.session.scalars(stmt))
-        by_id = [row for row in found if row.id == ident]
-        return (by_id or found or [None])[0]
-
-    def get_by_id_or_name(self, ident: str) -> DeploymentRow:
-        found = self.find_by_id_or_name(ident)
-        if found is None:
-            raise NotFound.of(self.kind, ident)
-        return found
-
-    def names_using_model(self, model_id: str) -> list[str]:
-        stmt = (
-            select(DeploymentRow.name)
-            .where(DeploymentRow.model_id == model_id)
-            .order_by(DeploymentRow.name)
-        )
-        return list(self.session.scalars(stmt))
-
-    def names_starting_with(self, prefix: str) -> set[str]:
-        stmt = select(DeploymentRow.name).where(
-            DeploymentRow.name.like(f"{_escape_like(prefix)}%", escape="\\")
-        )
-        return set(self.session.scalars(stmt))
-
-    def search(
-        self, *, limit: int, cursor: str | None = None, model_id: str | None = None,
-        environment: str | None = None,
-    ) -> Page[DeploymentRow]:
-        where: list[Any] = []
-        if model_id is not None:
-            where.append(DeploymentRow.model_id == model_id)
-        if environment is not None:
-            where.append(DeploymentRow.environment == environment)
-        return self.list(limit=limit, cursor=cursor, where=where)

@@ -2,9 +2,10 @@
 
 from .audit import AuditEventRow, AuditHeadRow
 from .base import Base, TenantScoped, new_id, utcnow
+from .deployments import DeploymentRow
 from .identity import ApiKeyRow, RefreshTokenRow, TenantRow, UserRow
 from .jobs import JobLogRow, JobRow
-from .registry import DeploymentRow, ModelAliasRow, ModelRow, ModelVersionRow
+from .registry import ModelAliasRow, ModelRow, ModelVersionRow
 from .tracking import (
     ArtifactRow,
     DatasetRow,

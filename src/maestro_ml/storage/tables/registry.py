@@ -1,4 +1,4 @@
-"""Registered models, their versions and aliases, and deployments."""
+"""Registered models, their versions and aliases."""
 
 from __future__ import annotations
 
@@ -59,24 +59,5 @@ class ModelAliasRow(Base):
     version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
 
 
-class DeploymentRow(TenantScoped, Base):
-    __tablename__ = "deployments"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
-    id: Mapped[str] = id_column()
-    name: Mapped[str] = mapped_column(String(63))
-    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
-    model_version_id: Mapped[str] = mapped_column(
-        ForeignKey("model_versions.id", ondelete="RESTRICT")
-    )
-    environment: Mapped[str] = mapped_column(String(16))
-    replicas: Mapped[int] = mapped_column(default=1)
-    status: Mapped[str] = mapped_column(String(16), default="ready")
-    description: Mapped[str | None] = mapped_column(Text, default=None)
-    created_by: Mapped[str | None] = mapped_column(String(32), default=None)
-    created_at: Mapped[datetime] = created_column()
-    updated_at: Mapped[datetime] = created_column()
-
-
 Index("ix_models_tenant_created", ModelRow.tenant_id, ModelRow.created_at)
 Index("ix_model_versions_tenant_created", ModelVersionRow.tenant_id, ModelVersionRow.created_at)
-Index("ix_deployments_tenant_created", DeploymentRow.tenant_id, DeploymentRow.created_at)
