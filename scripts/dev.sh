@@ -56,6 +56,14 @@ ensure_redis() {
   fi
 }
 
+ensure_promtool() {  # promtool/amtool check deploy/prometheus and deploy/alertmanager in tests
+  if ! command -v promtool >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1; then
+    log "installing promtool and amtool"
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null
+  fi
+}
+
 cmd_start() {
   install_python_deps postgres
   exec "$VENV/bin/maestro" server "$@"
@@ -65,6 +73,7 @@ cmd_test() {
   install_python_deps dev
   ensure_postgres
   ensure_redis
+  ensure_promtool
   local workers=${MAESTRO_TEST_WORKERS:-2}
   log "lint: ruff and import contracts"
   "$VENV/bin/ruff" check src tests bench

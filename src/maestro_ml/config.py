@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "production"]
@@ -96,6 +96,46 @@ class Settings(BaseSettings):
         default=5.0, description="how long a replica serves a cached deployment route"
     )
     api_key_cache_seconds: float = 10.0
+    # Serving data plane: micro-batching of concurrent predictions for one model.
+    serving_batching: bool = Field(
+        default=True, description="merge concurrent predict requests for one model into a call"
+    )
+    serving_batch_max_rows: int = Field(
+        default=256, ge=1, description="most rows in one merged model call"
+    )
+    serving_compile_onnx: bool = Field(
+        default=False, description="serve numeric scikit-learn models through ONNX Runtime "
+        "when they agree with the native model on the version's validation rows",
+    )
+    serving_model_threads: int = Field(
+        default=4, ge=0, description="threads running merged model calls; 0: on the event loop"
+    )
+    route_invalidation_channel: str = Field(
+        default="maestro:route-invalidation",
+        description="Redis channel on which replicas announce deployment route changes",
+    )
+    # Prediction log, feedback and A/B tests.
+    prediction_log_queue_size: int = Field(
+        default=10_000, ge=1, description="records waiting to be written; beyond: dropped, counted"
+    )
+    prediction_log_batch_size: int = Field(default=500, ge=1, description="rows per insert")
+    prediction_log_flush_seconds: float = Field(
+        default=1.0, gt=0, description="longest a logged prediction waits before it is written"
+    )
+    prediction_log_retention_days: int = Field(
+        default=30, ge=0, description="delete logged predictions older than this; 0: keep all"
+    )
+    ab_test_min_samples: int = Field(
+        default=100, ge=1, description="labelled predictions per variant before a verdict"
+    )
+    ab_test_alpha: float = Field(default=0.05, gt=0, lt=1, description="significance level")
+    # Deployment rollouts: canary evaluation and shadow traffic.
+    canary_evaluation_seconds: float = Field(
+        default=2.0, ge=0, description="how often canaries are judged; 0: only by hand"
+    )
+    shadow_queue_size: int = Field(
+        default=1000, ge=1, description="shadow copies waiting; beyond: dropped, counted"
+    )
 
     # Rate limits (SPEC C10), in `limits` notation: "20/minute", "10/second;500/hour"; an
     # empty string switches that one rule off. Tiers: global (whole process), ip (client
@@ -126,8 +166,53 @@ class Settings(BaseSettings):
         default="10/minute", description="login attempts per account (normalised email)"
     )
     rate_limit_login_ip: str = Field(default="30/minute", description="login attempts per IP")
+    # SLOs: request records, objectives and the burn-rate alert policy (domain/slo.py).
+    slo_enabled: bool = Field(default=True, description="record requests for the SLOs")
+    slo_flush_seconds: float = Field(
+        default=5.0, gt=0, description="how often request counts are written to the database"
+    )
+    slo_window_days: int = Field(
+        default=30, ge=1, le=365, description="SLO window; request records are kept this long"
+    )
+    slo_api_availability_objective: float = Field(default=0.999, gt=0, lt=1)
+    slo_api_latency_objective: float = Field(default=0.99, gt=0, lt=1)
+    slo_api_latency_threshold_seconds: float = Field(default=0.5, gt=0)
+    slo_deployment_availability_objective: float = Field(default=0.999, gt=0, lt=1)
+    slo_deployment_latency_objective: float = Field(default=0.99, gt=0, lt=1)
+    slo_deployment_latency_threshold_seconds: float = Field(
+        default=0.1, gt=0, description="default; each deployment may override it"
+    )
 
-    @field_validator("allowed_hosts", "cors_origins", "jwt_previous_secrets", mode="before")
+    # Observability: Prometheus metrics, OpenTelemetry traces, structured logs.
+    metrics_enabled: bool = Field(default=True, description="collect and serve /metrics")
+    metrics_port: int | None = Field(
+        default=None, description="also serve /metrics WITHOUT authentication on this port "
+        "(bind it to a private interface); unset: /metrics on the API port needs system:metrics",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="bind address of metrics_port")
+    metrics_latency_buckets: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                 1.0, 2.5, 5.0, 10.0],
+        description="latency histogram bucket edges in seconds (comma-separated)",
+    )
+    metrics_business_cache_seconds: float = Field(
+        default=5.0, description="how long the database counts behind the business gauges live"
+    )
+    tracing_exporter: Literal["none", "otlp", "console"] | None = Field(
+        default=None, validation_alias=AliasChoices(
+            "tracing_exporter", "MAESTRO_TRACING_EXPORTER", "OTEL_TRACES_EXPORTER"),
+        description="span exporter; 'otlp' reads the standard OTEL_EXPORTER_OTLP_* variables; "
+        "unset or 'none': no spans are recorded (trace ids still flow through logs/headers)",
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="'auto': text when stderr is a terminal, else JSON lines"
+    )
+    log_level: str = Field(default="INFO", description="root log level")
+
+    @field_validator(
+        "allowed_hosts", "cors_origins", "jwt_previous_secrets", "metrics_latency_buckets",
+        mode="before",
+    )
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):

@@ -68,6 +68,13 @@ def populate(client: TestClient, actors: Actors) -> Holdings:
     artifact = client.put(f"/api/v1/runs/{run_id}/artifacts/notes/readme.txt", headers=h,
                           content=b"secret of " + actors.tenant_id.encode())
     assert artifact.status_code == 201, artifact.text
+    # Prediction log: a deployment that logs every prediction, and one logged prediction.
+    logged = client.post("/api/v1/deployments", headers=h, json={
+        "model_id": model_id, "name": unique("logged"), "log_sample_rate": 1.0})
+    assert logged.status_code == 201, logged.text
+    predicted = client.post(f"/api/v1/deployments/{logged.json()['name']}/predict", headers=h,
+                            json={"features": {"x1": 1, "x2": 2}})
+    assert predicted.status_code == 200, predicted.text
     users = client.get("/api/v1/users", headers=h).json()["items"]
     keys = client.get("/api/v1/api-keys", headers=h).json()["items"]
     version = client.get(f"/api/v1/models/{model_id}/versions/1", headers=h).json()
@@ -84,10 +91,13 @@ def populate(client: TestClient, actors: Actors) -> Holdings:
         "version": "1",
         "alias": "champion",
         "id_or_name": deployment.json()["name"],
+        "slo_name": f"deployment-{deployment.json()['name']}-latency",  # SLOs
         "deployment_id": deployment.json()["id"],
+        "number": "1",  # deployment revisions: every deployment has revision 1
         "key": "team",
         "path": "notes/readme.txt",
         "metric_key": "accuracy",
+        "prediction_id": predicted.json()["prediction_id"],
     })
 
 

@@ -8,13 +8,19 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from maestro_ml.observability.metrics import active_metrics
+from maestro_ml.observability.slo_metrics import install_slo_gauges
+
 from .errors import install_error_handlers
 from .middleware.audit import AuditMiddleware
 from .middleware.body_limit import BodyLimitMiddleware
 from .middleware.json_limits import JsonLimitsMiddleware
+from .middleware.metrics import MetricsMiddleware
 from .middleware.rate_limit import RateLimitMiddleware
 from .middleware.security_headers import install_security
-from .routes import all_routers
+from .middleware.slo import SloMiddleware
+from .middleware.tracing import TracingMiddleware
+from .routes import all_routers, error_formats
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -42,7 +48,7 @@ def create_app(container: Container) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.container = container
-    install_error_handlers(app)
+    install_error_handlers(app, error_formats())
 
     def limit_for(path: str) -> int:
         if any(marker in path for marker in UPLOAD_PATH_MARKERS):
@@ -64,11 +70,20 @@ def create_app(container: Container) -> FastAPI:
     )
     # Added after the limits so it wraps them: it sees (and records) their refusals too.
     app.add_middleware(
-        AuditMiddleware, record=container.audit.record, permission_of=route_permission
+        AuditMiddleware, record=container.audit.submit, permission_of=route_permission
     )
+    if settings.slo_enabled:  # SLO request records: wraps the limits and the audit
+        app.add_middleware(SloMiddleware, recorder=container.slo_recorder)
+    # Observability wraps everything but the security shell: every response is counted,
+    # logged and carries its traceparent (tracing outermost, so access logs have the ids).
+    metrics = active_metrics() if settings.metrics_enabled else None
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(TracingMiddleware)
     for router in all_routers():
         app.include_router(router)
     install_security(app, settings)  # last: CORS, host check, then headers outermost
+    # SLO and secret-expiry gauges on the live /metrics registry
+    install_slo_gauges(container.slos.all_statuses, container.slos.earliest_api_key_expiry)
     return app
 
 

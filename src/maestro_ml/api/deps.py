@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 _bearer = HTTPBearer(auto_error=False, description="An API key (mk_...) or an access token")
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     return request.app.state.container  # type: ignore[no-any-return]
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -50,6 +51,22 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+# Other protocols' error bodies under their own paths (MLflow's under /api/2.0/mlflow...):
+# (path prefixes, render(status, code, detail, headers)), installed by install_error_handlers.
+ErrorFormat = tuple[tuple[str, ...], Callable[[int, str, str, dict[str, str]], Response]]
+
+
+def _respond(
+    request: Request, status: int, title: str, detail: str, code: str,
+    headers: dict[str, str] | None = None, **extra: Any,
+) -> Response:
+    path = request.url.path
+    for prefixes, render in getattr(request.app.state, "error_formats", ()):
+        if path.startswith(prefixes):
+            return render(status, code, detail, headers or {})
+    return problem(status, title, detail, code, headers, **extra)
+
+
 def _headers_for(error: e.MaestroError, status: int) -> dict[str, str]:
     headers: dict[str, str] = {}
     retry_after = getattr(error, "retry_after", None) or error.extra.get("retry_after")
@@ -64,15 +81,17 @@ def _json_safe(extra: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in extra.items() if isinstance(v, str | int | float | bool | list | dict)}
 
 
-async def handle_maestro_error(request: Request, exc: Exception) -> JSONResponse:
+async def handle_maestro_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, e.MaestroError)
     status = status_for(exc)
     extra = _json_safe(exc.extra)
     extra.pop("retry_after", None)
-    return problem(status, exc.title, exc.detail, exc.code, _headers_for(exc, status), **extra)
+    return _respond(
+        request, status, exc.title, exc.detail, exc.code, _headers_for(exc, status), **extra
+    )
 
 
-async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = []
     for item in exc.errors()[:20]:
@@ -80,41 +99,42 @@ async def handle_validation_error(request: Request, exc: Exception) -> JSONRespo
         errors.append({"field": location, "message": item.get("msg", "invalid")})
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
     detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-    return problem(422, "Invalid input", detail, "invalid_input", errors=errors)
+    return _respond(request, 422, "Invalid input", detail, "invalid_input", errors=errors)
 
 
-async def handle_http_error(request: Request, exc: Exception) -> JSONResponse:
+async def handle_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     code = codes.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no route for {request.method} {request.url.path}"
-    return problem(exc.status_code, detail, detail, code, dict(exc.headers or {}))
+    return _respond(request, exc.status_code, detail, detail, code, dict(exc.headers or {}))
 
 
-async def handle_unstorable_value(request: Request, exc: Exception) -> JSONResponse:
+async def handle_unstorable_value(request: Request, exc: Exception) -> Response:
     # The database refused a value the schemas let through (a NUL character in a path or
     # query parameter, a number out of the column's range): bad input, not a server fault.
     log.info("database refused a value on %s %s: %s", request.method, request.url.path,
              type(getattr(exc, "orig", exc)).__name__)
-    return problem(
-        422, "Invalid input",
+    return _respond(
+        request, 422, "Invalid input",
         "a value in the request cannot be stored or searched for: remove NUL characters "
         "and keep numbers within 64-bit range", "invalid_input",
     )
 
 
-async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem(
-        500, "Internal server error",
+    return _respond(
+        request, 500, "Internal server error",
         "the server hit an unexpected error; it has been logged — retry or report it",
         "internal_error",
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, formats: Iterable[ErrorFormat] = ()) -> None:
+    app.state.error_formats = list(formats)
     app.add_exception_handler(e.MaestroError, handle_maestro_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)

@@ -39,6 +39,7 @@ _GRANTS: dict[Role, set[str]] = {
         "experiments:read", "runs:read", "artifacts:read", "datasets:read",
         "models:read", "deployments:read", "jobs:read",
         "predictions:create", "predictions:read", "metrics:read",
+        "slos:read",
     },
     Role.DATA_SCIENTIST: {
         "experiments:write", "experiments:delete",
@@ -56,6 +57,7 @@ _GRANTS: dict[Role, set[str]] = {
     },
     Role.PLATFORM_ADMIN: {
         "tenants:write", "tenants:delete", "quotas:write", "system:admin",
+        "system:metrics",  # the platform-wide /metrics scrape: counts of every tenant
     },
 }
 

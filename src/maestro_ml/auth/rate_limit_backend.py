@@ -23,6 +23,8 @@ from typing import TypeVar
 
 from limits.storage import RedisStorage
 
+from maestro_ml.observability.metrics import observe_redis_error
+
 log = logging.getLogger("maestro_ml.rate_limits")
 
 T = TypeVar("T")
@@ -136,6 +138,7 @@ class FailoverBackend:
         try:
             return op(redis)
         except Exception as exc:  # any client/storage failure: count in memory instead
+            observe_redis_error("rate_limit")
             self._mark_down(exc)
             return op(self.memory)
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from limits import RateLimitItem, parse_many
 
+from maestro_ml.observability.metrics import observe_rate_limit_rejection
+
 from .rate_limit_backend import FailoverBackend
 
 if TYPE_CHECKING:
@@ -193,6 +195,7 @@ class RateLimiter:
         for rule, identity in hits:
             if not acquire(rule.prefix + identity, rule.amount, rule.expiry):
                 self.rejections[rule.tier] = self.rejections.get(rule.tier, 0) + 1
+                observe_rate_limit_rejection(rule.tier)
                 return self._decision(False, rule, identity)
             if tightest is None or rule.per_second < tightest[0].per_second:
                 tightest = (rule, identity)

@@ -6,6 +6,7 @@ import typer
 
 from . import admin, quickstart, remote, server
 from .audit import audit_app
+from .slo import slo_app
 
 app = typer.Typer(
     name="maestro", help="Maestro ML: track, train, register, deploy and serve models.",
@@ -17,6 +18,7 @@ app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.keys_app, name="api-keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(slo_app, name="slo")
 app.add_typer(remote.experiments_app, name="experiments")
 app.add_typer(remote.runs_app, name="runs")
 app.add_typer(remote.models_app, name="models")

@@ -19,8 +19,11 @@ from typing import Protocol
 
 from maestro_ml.config import Settings
 from maestro_ml.domain.errors import MaestroError, Unavailable
-from maestro_ml.services.jobs import ClaimedJob, JobService
-from maestro_ml.services.training import TrainingService
+from maestro_ml.observability import logging as log_context
+from maestro_ml.observability.metrics import observe_training
+from maestro_ml.observability.tracing import continue_trace
+from maestro_ml.services.jobs import TRACEPARENT_KEY, ClaimedJob, JobService
+from maestro_ml.services.training import TRAIN, TrainingService
 
 from .context import CANCELLED, LOST, SHUTDOWN, TIMEOUT, Heartbeat, JobContext, JobInterrupted
 from .tasks import TaskRegistry, default_tasks
@@ -127,13 +130,27 @@ class Worker:
     # -- one job --------------------------------------------------------------------------
     def _execute(self, ctx: JobContext) -> None:
         job = ctx.job
+        # The job's spans and log lines join the trace of the request that queued it.
+        log_token = log_context.bind_context({"job_id": job.id, "tenant": job.tenant_id})
+        try:
+            with continue_trace(job.payload.get(TRACEPARENT_KEY), f"job {job.kind}",
+                                {"maestro.job.id": job.id, "maestro.job.kind": job.kind}):
+                self._execute_traced(ctx)
+        finally:
+            log_context.reset_context(log_token)
+
+    def _execute_traced(self, ctx: JobContext) -> None:
+        job = ctx.job
         log.info("job %s (%s) attempt %d started", job.id, job.kind, job.attempts)
         heartbeat = Heartbeat(ctx, HEARTBEAT_TICK_SECONDS)
         heartbeat.start()
+        started = time.monotonic()
         try:
             error = self._call_handler(ctx)
         finally:
             heartbeat.stop()
+        if job.kind == TRAIN:
+            _observe_training(time.monotonic() - started, error)
         try:
             self._settle(ctx, error)
         except Exception:  # its lease will run out and another poll will reclaim it
@@ -183,6 +200,15 @@ class Worker:
             self._jobs.fail(job, owner, message, "timeout", retryable=False)
         elif reason == LOST:
             log.warning("job %s: lease taken over by another worker; result discarded", job.id)
+
+
+def _observe_training(seconds: float, error: Exception | None) -> None:
+    if error is None:
+        observe_training(seconds, "succeeded")
+    elif not isinstance(error, JobInterrupted):
+        observe_training(seconds, "failed")
+    elif error.reason == CANCELLED:
+        observe_training(seconds, "cancelled")
 
 
 class WorkerWiring(Protocol):

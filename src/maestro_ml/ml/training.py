@@ -8,6 +8,7 @@ job worker can stream it; see ``training_process`` for the subprocess around it.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -159,6 +160,7 @@ def train_model(
         "metrics": metrics,
     }
     files = save_model(data.model, output_dir, metadata)
+    files += _save_validation_sample(output_dir, _take(data.x, validation_rows))
     events.progress(1.0, "Training finished")
     return TrainingResult(
         metrics=metrics,
@@ -306,6 +308,21 @@ def _split(
         train = np.concatenate([train, validation[unseen]])
         validation = validation[~unseen]
     return train, validation
+
+
+VALIDATION_SAMPLE_FILE = "validation-sample.json"
+VALIDATION_SAMPLE_ROWS = 256
+
+
+def _save_validation_sample(output_dir: str | Path, x: np.ndarray | pd.DataFrame) -> list[str]:
+    """Keep some validation inputs next to a numeric model: serving checks a compiled (ONNX)
+    form of the model against the native one on them before using it."""
+    if isinstance(x, pd.DataFrame):
+        return []  # categorical inputs: such models are not compiled
+    sample = np.asarray(x[:VALIDATION_SAMPLE_ROWS], dtype=np.float64)
+    rows = [[float(v) if np.isfinite(v) else None for v in row] for row in sample]
+    (Path(output_dir) / VALIDATION_SAMPLE_FILE).write_text(json.dumps(rows, allow_nan=False))
+    return [VALIDATION_SAMPLE_FILE]
 
 
 def _take(x: np.ndarray | pd.DataFrame, rows: np.ndarray) -> np.ndarray | pd.DataFrame:

@@ -330,6 +330,33 @@ class Deployment(Result):
     url: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    revision: int | None = None
+    strategy: str | None = None
+    kind: str | None = None
+    variants: list[dict[str, Any]] = Field(default_factory=list)
+    require_approval: bool = False
+    pending_revision: int | None = None
+    staged_revision: int | None = None
+
+
+class DeploymentRevision(Result):
+    """One configuration a deployment served or will serve (immutable; ``state`` moves).
+
+    >>> [(r.number, r.state) for r in client.deployments.revisions("churn-production")]
+    """
+
+    number: int
+    kind: str
+    strategy: str
+    state: str
+    variants: list[dict[str, Any]]
+    settings: dict[str, Any] = Field(default_factory=dict)
+    composite: dict[str, Any] | None = None
+    reason: str | None = None
+    created_by: str | None = None
+    created_at: datetime | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
 
 
 class Prediction(Result):
@@ -344,3 +371,5 @@ class Prediction(Result):
     predictions: list[Any]
     probabilities: list[list[float]] | None = None
     classes: list[Any] | None = None
+    prediction_id: str | None = None
+    variant: str | None = None

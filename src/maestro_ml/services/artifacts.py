@@ -10,11 +10,13 @@ nothing. Uploading a path again replaces it.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
 from maestro_ml.auth.principal import Principal
+from maestro_ml.domain.errors import NotFound
 from maestro_ml.domain.paths import canonical_key
 
 from .ports import ArtifactStore, UnitOfWorkFactory
@@ -24,6 +26,15 @@ from .runs import require_run
 def run_artifact_key(run_id: str, path: str) -> str:
     """The tenant-relative store key of a run's artifact."""
     return f"runs/{run_id}/artifacts/{canonical_key(path)}"
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """One child of a listed directory: a file (with its size) or a directory."""
+
+    name: str
+    is_dir: bool
+    size_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,70 @@ class RunArtifactService:
         with self._uow.for_tenant(principal.tenant_id, write=False) as uow:
             require_run(uow, run_id, for_writing=False)
             return uow.artifacts.list_for_run(run_id, prefix=prefix, limit=limit, cursor=cursor)
+
+    def list_directory(
+        self, principal: Principal, run_id: str, directory: str
+    ) -> list[DirectoryEntry]:
+        """The files and sub-directories directly inside ``directory`` of a run's artifacts."""
+        directory = canonical_key(directory) if directory else ""
+        prefix = f"{directory}/" if directory else None
+        entries: dict[str, DirectoryEntry] = {}
+        cursor = None
+        with self._uow.for_tenant(principal.tenant_id, write=False) as uow:
+            require_run(uow, run_id, for_writing=False)
+            while True:
+                page = uow.artifacts.list_for_run(run_id, prefix=prefix, limit=1000, cursor=cursor)
+                for row in page.items:
+                    name, sep, _ = row.path[len(prefix or ""):].partition("/")
+                    entries[name] = DirectoryEntry(name, True) if sep else DirectoryEntry(
+                        name, False, row.size_bytes
+                    )
+                cursor = page.next_cursor
+                if cursor is None:
+                    return sorted(entries.values(), key=lambda entry: entry.name)
+
+    def delete_artifacts(self, principal: Principal, run_id: str, path: str) -> None:
+        """Delete a run's artifact file, or every file under a directory path."""
+        key = canonical_key(path) if path else ""
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            require_run(uow, run_id)
+            removed = uow.artifacts.delete_under(run_id, key)
+            uow.commit()
+        if not removed:
+            raise NotFound(f"artifact '{key}' does not exist", kind="artifact")
+        prefix = f"runs/{run_id}/artifacts" + (f"/{key}" if key else "")
+        self._store.delete_prefix(self._store.tenant_key(principal.tenant_id, prefix))
+
+    # -- objects outside runs (MLflow's logged models and other proxy paths) --------------
+    async def upload_object(
+        self, principal: Principal, key: str, chunks: AsyncIterator[bytes]
+    ) -> None:
+        full_key = self._store.tenant_key(principal.tenant_id, key)
+        await self._store.write_async_stream(full_key, chunks, self._max_bytes)
+
+    def open_object(self, principal: Principal, key: str) -> Iterator[bytes]:
+        return self._store.iter_chunks(self._store.tenant_key(principal.tenant_id, key))
+
+    def delete_object(self, principal: Principal, key: str) -> None:
+        full_key = self._store.tenant_key(principal.tenant_id, key)
+        if not self._store.exists(full_key):
+            raise NotFound(f"artifact '{key}' does not exist", kind="artifact")
+        self._store.delete_prefix(full_key)
+
+    def list_objects(self, principal: Principal, key: str) -> list[DirectoryEntry]:
+        """Children of a directory key outside runs (a local store's directory listing)."""
+        local = self._store.local_path(self._store.tenant_key(principal.tenant_id, key))
+        if local is None or not local.is_dir():
+            return []
+        entries = []
+        with os.scandir(local) as found:
+            for entry in found:
+                if ".part-" in entry.name:
+                    continue  # an upload still in flight
+                is_dir = entry.is_dir(follow_symlinks=False)
+                size = None if is_dir else entry.stat(follow_symlinks=False).st_size
+                entries.append(DirectoryEntry(entry.name, is_dir, size))
+        return sorted(entries, key=lambda entry: entry.name)
 
     def _check_run(self, principal: Principal, run_id: str, for_writing: bool) -> None:
         with self._uow.for_tenant(principal.tenant_id, write=False) as uow:

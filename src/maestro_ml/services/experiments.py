@@ -13,18 +13,30 @@ from datetime import UTC, datetime
 from typing import Any
 
 from maestro_ml.auth.principal import Principal
-from maestro_ml.domain.errors import AlreadyExists, InvalidInput
+from maestro_ml.domain.errors import AlreadyExists, InvalidInput, NotFound
 from maestro_ml.domain.names import validate_name
+from maestro_ml.domain.search_experiments import (
+    ExperimentClause,
+    matches,
+    parse_experiment_filter,
+    parse_experiment_order,
+)
 from maestro_ml.domain.tracking import (
     ACTIVE,
     DELETED,
     generated_name,
+    validate_key,
     validate_tags,
+    validate_value,
     validate_view,
 )
 
 from .ports import UnitOfWorkFactory
 
+DEFAULT_EXPERIMENT = "Default"
+# Experiment search filters in memory; a tenant holding more experiments than this must
+# narrow the search by name.
+MAX_SEARCHED_EXPERIMENTS = 50_000
 EDITABLE_FIELDS = frozenset({"name", "description", "tags", "model_id", "dataset_id"})
 MAX_DESCRIPTION_LENGTH = 20_000
 
@@ -114,6 +126,72 @@ class ExperimentService:
     def restore_experiment(self, principal: Principal, experiment_id: str) -> Any:
         return self._set_stage(principal, experiment_id, ACTIVE)
 
+    def default_experiment(self, principal: Principal, *, create: bool = True) -> Any:
+        """The tenant's "Default" experiment (MLflow's experiment "0"), created on first
+        use unless ``create`` is false (a caller that may only read)."""
+        with self._uow.for_tenant(principal.tenant_id, write=False) as uow:
+            found = uow.experiments.find_by_name(DEFAULT_EXPERIMENT)
+        if found is not None:
+            return found
+        if not create:
+            raise NotFound(
+                f"experiment '{DEFAULT_EXPERIMENT}' does not exist yet", kind="experiment"
+            )
+        try:
+            return self.create_experiment(principal, name=DEFAULT_EXPERIMENT)
+        except AlreadyExists:  # created meanwhile by a concurrent request
+            return self.get_experiment_by_name(principal, DEFAULT_EXPERIMENT)
+
+    def get_experiment_by_name(self, principal: Principal, name: str) -> Any:
+        with self._uow.for_tenant(principal.tenant_id, write=False) as uow:
+            found = uow.experiments.find_by_name(name)
+        if found is None:
+            raise NotFound(f"experiment '{name[:200]}' does not exist", kind="experiment")
+        return found
+
+    def search_experiments(
+        self,
+        principal: Principal,
+        *,
+        filter: str | None = None,  # noqa: A002 - MLflow's name for it
+        order_by: list[str] | None = None,
+        view: str = ACTIVE,
+        offset: int = 0,
+        limit: int = 1000,
+    ) -> tuple[list[Any], bool]:
+        """One page of the experiments matching ``filter`` (MLflow's experiment search
+        language) in ``order_by`` order (default: newest first); and whether more follow."""
+        clauses = parse_experiment_filter(filter)
+        order = parse_experiment_order(order_by)
+        view = validate_view(view)
+        with self._uow.for_tenant(principal.tenant_id, write=False) as uow:
+            rows = uow.experiments.in_view(view, MAX_SEARCHED_EXPERIMENTS)
+        found = [row for row in rows if _matches_all(row, clauses)]
+        for field, descending in reversed(order or [("creation_time", True)]):
+            found.sort(key=lambda row, f=field: _sort_value(row, f), reverse=descending)
+        return found[offset : offset + limit], len(found) > offset + limit
+
+    def set_experiment_tag(
+        self, principal: Principal, experiment_id: str, key: str, value: str
+    ) -> None:
+        key = validate_key(key, "tag")
+        value = validate_value(value, "tag", key)
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            row = uow.experiments.get(experiment_id)
+            validate_tags({**row.tags, key: value})
+            row.tags = {**row.tags, key: value}
+            row.updated_at = datetime.now(UTC)
+            uow.commit()
+
+    def delete_experiment_tag(self, principal: Principal, experiment_id: str, key: str) -> None:
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            row = uow.experiments.get(experiment_id)
+            if key not in row.tags:
+                raise NotFound(f"experiment '{experiment_id}' has no tag '{key}'", kind="tag")
+            row.tags = {k: v for k, v in row.tags.items() if k != key}
+            row.updated_at = datetime.now(UTC)
+            uow.commit()
+
     def _set_stage(self, principal: Principal, experiment_id: str, stage: str) -> Any:
         with self._uow.for_tenant(principal.tenant_id) as uow:
             row = uow.experiments.get(experiment_id)
@@ -122,6 +200,23 @@ class ExperimentService:
                 row.updated_at = datetime.now(UTC)
                 uow.commit()
             return row
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _matches_all(row: Any, clauses: list[ExperimentClause]) -> bool:
+    created, updated = epoch_ms(row.created_at), epoch_ms(row.updated_at)
+    return all(matches(c, row.name, row.tags, created, updated) for c in clauses)
+
+
+def _sort_value(row: Any, field: str) -> Any:
+    if field == "name":
+        return row.name
+    if field == "experiment_id":
+        return row.id
+    return epoch_ms(row.created_at if field == "creation_time" else row.updated_at)
 
 
 def _ensure_name_free(uow: Any, name: str) -> None:

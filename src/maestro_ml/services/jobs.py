@@ -19,12 +19,15 @@ from maestro_ml.auth.principal import Principal
 from maestro_ml.domain import jobs as states
 from maestro_ml.domain import tracking as runs
 from maestro_ml.domain.errors import Conflict
+from maestro_ml.observability.tracing import current_traceparent
 
 from .ports import UnitOfWorkFactory
 
 log = logging.getLogger("maestro_ml.jobs")
 
 MAX_ERROR_CHARS = 4000
+# Payload key of the W3C traceparent of the request that queued the job.
+TRACEPARENT_KEY = "_traceparent"
 
 LogLine = tuple[datetime, str, str]
 
@@ -67,6 +70,9 @@ def add_job(
 ) -> Any:
     """Queue a job inside the caller's transaction (so it exists iff the caller commits)."""
     fields: dict[str, Any] = {"id": job_id} if job_id else {}
+    traceparent = current_traceparent()  # the worker continues the enqueuing request's trace
+    if traceparent is not None:
+        payload = {**payload, TRACEPARENT_KEY: traceparent}
     return uow.jobs.create(
         **fields, kind=kind, status=states.QUEUED, payload=payload, run_id=run_id,
         created_by=created_by, max_attempts=max_attempts,

@@ -22,18 +22,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+import yaml
+
 from maestro_ml.auth.principal import Principal
-from maestro_ml.domain.errors import AlreadyExists, InvalidInput, PayloadTooLarge
+from maestro_ml.domain.errors import AlreadyExists, InvalidInput, InvalidPath, PayloadTooLarge
+from maestro_ml.domain.paths import canonical_key
 from maestro_ml.domain.signature import validator_for_json
 from maestro_ml.ml.archives import ArchiveLimits, extract_archive, is_archive
 from maestro_ml.ml.model_formats import (
     LIGHTGBM_TEXT,
     MAESTRO_METADATA,
+    MLMODEL_FILE,
     SKOPS,
     XGBOOST_JSON,
     XGBOOST_UBJ,
     DetectedModel,
     detect_model,
+    mlflow_signature,
     pickle_policy_error,
 )
 from maestro_ml.ml.model_io import MODEL_FILES, load_model
@@ -83,7 +88,7 @@ class ModelUploadService:
         with tempfile.TemporaryDirectory(prefix="maestro-model-upload-") as scratch:
             work = Path(scratch)
             unpacked = self._unpack(content, name, work)
-            detected = detect_model(unpacked)
+            detected = detect_upload(unpacked)
             if detected.needs_pickle and not allow_pickle:
                 raise pickle_policy_error(principal.tenant_id)
             staged = work / "staged"
@@ -112,35 +117,83 @@ class ModelUploadService:
         self, principal: Principal, model_id: str, staged: Path, metadata: dict[str, Any],
         description: str | None,
     ) -> VersionView:
-        for attempt in range(VERSION_ATTEMPTS):
-            prefix = None
-            try:
-                with self._uow.for_tenant(principal.tenant_id) as uow:
-                    uow.models.get(model_id)
-                    number = uow.model_versions.next_version(model_id)
-                    key = f"models/{model_id}/v{number}"
-                    row = uow.model_versions.create(
-                        id=uuid.uuid4().hex, model_id=model_id, version=number,
-                        artifact_key=key, format=metadata["format"],
-                        framework=metadata["framework"], signature=metadata["signature"],
-                        metrics={}, tags={"source": "upload"},
-                        description=description or None, created_by=principal.user_id,
-                    )
-                    # Claims the number before any file is written, as training does.
-                    uow.flush()
-                    prefix = self._artifacts.tenant_key(principal.tenant_id, key)
-                    self._artifacts.delete_prefix(prefix)  # leftovers of a failed attempt
-                    self._artifacts.write_dir(prefix, staged)
-                    uow.commit()
-                    return VersionView.of(row, [])
-            except AlreadyExists:
-                if attempt == VERSION_ATTEMPTS - 1:
-                    raise
-            except BaseException:
-                if prefix is not None:
-                    self._artifacts.delete_prefix(prefix)
+        return record_version(
+            self._uow, self._artifacts, principal, model_id, staged,
+            format=metadata["format"], framework=metadata["framework"],
+            signature=metadata["signature"], tags={"source": "upload"},
+            description=description or None,
+        )
+
+
+def record_version(
+    uow_factory: UnitOfWorkFactory, artifacts: ArtifactStore, principal: Principal,
+    model_id: str, staged: Path | None, **fields: Any,
+) -> VersionView:
+    """Insert the next version of ``model_id`` with ``fields`` and store ``staged`` as its
+    files (when given), under ``models/<model_id>/v<number>``; all or nothing."""
+    for attempt in range(VERSION_ATTEMPTS):
+        prefix = None
+        try:
+            with uow_factory.for_tenant(principal.tenant_id) as uow:
+                uow.models.get(model_id)
+                number = uow.model_versions.next_version(model_id)
+                key = f"models/{model_id}/v{number}"
+                row = uow.model_versions.create(
+                    id=uuid.uuid4().hex, model_id=model_id, version=number, artifact_key=key,
+                    metrics={}, created_by=principal.user_id, **fields,
+                )
+                # Claims the number before any file is written, as training does.
+                uow.flush()
+                prefix = artifacts.tenant_key(principal.tenant_id, key)
+                artifacts.delete_prefix(prefix)  # leftovers of a failed attempt
+                if staged is not None:
+                    artifacts.write_dir(prefix, staged)
+                uow.commit()
+                return VersionView.of(row, [])
+        except AlreadyExists:
+            if attempt == VERSION_ATTEMPTS - 1:
                 raise
-        raise AssertionError("unreachable")
+        except BaseException:
+            if prefix is not None:
+                artifacts.delete_prefix(prefix)
+            raise
+    raise AssertionError("unreachable")
+
+
+def detect_upload(upload_dir: Path) -> DetectedModel:
+    """What ``upload_dir`` holds; an MLflow model saved with skops (MLflow 3's default for
+    scikit-learn) is a safe skops model, loaded without the pickle policy."""
+    try:
+        return detect_model(upload_dir)
+    except InvalidInput:
+        skops = mlflow_skops_model(upload_dir)
+        if skops is None:
+            raise
+        return skops
+
+
+def mlflow_skops_model(upload_dir: Path) -> DetectedModel | None:
+    """The skops model file of an MLflow model directory, when its sklearn flavor has one."""
+    entries = list(upload_dir.iterdir())
+    root = entries[0] if len(entries) == 1 and entries[0].is_dir() else upload_dir
+    try:
+        document = yaml.safe_load((root / MLMODEL_FILE).read_text())
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return None
+    flavors = document.get("flavors") if isinstance(document, dict) else None
+    sklearn = flavors.get("sklearn") if isinstance(flavors, dict) else None
+    if not isinstance(sklearn, dict) or sklearn.get("serialization_format") != "skops":
+        return None
+    relative = sklearn.get("pickled_model")
+    try:
+        model_file = canonical_key(relative) if isinstance(relative, str) else None
+    except InvalidPath:
+        return None
+    if model_file is None or not (root / model_file).is_file():
+        return None
+    return DetectedModel(
+        SKOPS, "sklearn", root, model_file, signature=mlflow_signature(document.get("signature"))
+    )
 
 
 def check_signature(signature: Mapping[str, Any]) -> dict[str, Any]:

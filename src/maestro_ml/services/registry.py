@@ -106,6 +106,17 @@ def resolve_version(uow: Any, model: Any, version: int | None, alias: str | None
     return latest
 
 
+def _changed_tags(tags: Mapping[str, Any] | None, key: str, value: str | None) -> dict[str, str]:
+    changed = dict(tags or {})
+    if value is None:
+        if key not in changed:
+            raise NotFound(f"tag '{str(key)[:250]}' does not exist", kind="tag")
+        del changed[key]
+        return changed
+    changed[key] = value
+    return validate_tags(changed)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -224,6 +235,7 @@ class RegistryService:
                 row.tags = validate_tags(tags)
             if stage is not None:
                 row.stage = parse_stage(stage)
+            row.updated_at = now()
             uow.commit()
             return self._version_view(uow, row)
 
@@ -241,6 +253,7 @@ class RegistryService:
                     if other.id != row.id:
                         other.stage = "Archived"
             row.stage = stage
+            row.updated_at = now()
             uow.commit()
             return self._version_view(uow, row)
 
@@ -268,6 +281,84 @@ class RegistryService:
             if not uow.model_versions.delete_alias(model.id, alias):
                 raise NotFound(f"model '{model.name}' has no alias '{alias}'", kind="alias")
             uow.commit()
+
+    # -- by name, tags, rename and version deletion (the MLflow registry's operations) -------
+    def find_model_id(self, principal: Principal, name: str) -> str:
+        """The id of the model called ``name``; NotFound naming it when there is none."""
+        with self._uow.for_tenant(principal.tenant_id, write=False) as uow:
+            model = uow.models.find_by_name(name) if isinstance(name, str) else None
+            if model is None:
+                raise NotFound(f"registered model '{str(name)[:256]}' does not exist",
+                               kind="model")
+            return str(model.id)
+
+    def rename_model(self, principal: Principal, model_id: str, new_name: str) -> ModelView:
+        new_name = validate_name(new_name, "model")
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            model = uow.models.get(model_id)
+            if new_name != model.name and uow.models.find_by_name(new_name) is not None:
+                raise AlreadyExists(f"model '{new_name}' already exists", field="name")
+            model.name, model.updated_at = new_name, now()
+            uow.commit()
+            return self._model_view(uow, model)
+
+    def set_model_tag(
+        self, principal: Principal, model_id: str, key: str, value: str | None
+    ) -> ModelView:
+        """Set (``value`` a string) or delete (``value`` None) one tag of a model."""
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            model = uow.models.get(model_id)
+            model.tags = _changed_tags(model.tags, key, value)
+            model.updated_at = now()
+            uow.commit()
+            return self._model_view(uow, model)
+
+    def set_version_tag(
+        self, principal: Principal, model_id: str, version: int, key: str, value: str | None
+    ) -> VersionView:
+        """Set (``value`` a string) or delete (``value`` None) one tag of a version."""
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            row = uow.model_versions.get_version(uow.models.get(model_id).id, version)
+            row.tags = _changed_tags(row.tags, key, value)
+            row.updated_at = now()
+            uow.commit()
+            return self._version_view(uow, row)
+
+    def delete_version(self, principal: Principal, model_id: str, version: int) -> None:
+        """Delete one version and its files; refused while a deployment serves it."""
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            model = uow.models.get(model_id)
+            row = uow.model_versions.get_version(model.id, version)
+            in_use = uow.model_versions.deployments_serving(model.id, row.id)
+            if in_use:
+                raise Conflict(
+                    f"version {version} of model '{model.name}' is served by deployment(s) "
+                    f"{', '.join(in_use)}; move them to another version first",
+                    deployments=in_use,
+                )
+            key = row.artifact_key
+            uow.model_versions.delete(row)
+            uow.commit()
+        try:
+            self._artifacts.delete_prefix(self._artifacts.tenant_key(principal.tenant_id, key))
+        except Exception:  # the row is gone; leftover files are only wasted space
+            log.warning("could not delete the files of a version of model %s", model_id,
+                        exc_info=True)
+
+    def latest_by_stage(
+        self, principal: Principal, model_id: str, stages: list[str] | None = None
+    ) -> list[VersionView]:
+        """The newest version in each stage (of ``stages``, or of every stage), by stage."""
+        wanted = [parse_stage(stage) for stage in stages] if stages else list(STAGES)
+        with self._uow.for_tenant(principal.tenant_id, write=False) as uow:
+            model = uow.models.get(model_id)
+            newest: dict[str, Any] = {}
+            for row in uow.model_versions.all_of_model(model.id):
+                if row.stage in wanted:
+                    newest[row.stage] = row
+            aliases = uow.model_versions.aliases_by_version(model.id)
+            return [VersionView.of(newest[s], aliases.get(newest[s].id, []))
+                    for s in STAGES if s in newest]
 
     # -- lineage --------------------------------------------------------------------------
     def lineage(self, principal: Principal, model_id: str, version: int) -> Lineage:

@@ -51,6 +51,15 @@ class VersionView:
     dataset_id: str | None
     aliases: list[str]
     created_at: datetime
+    # What the MLflow registry reports (set when registered through the MLflow API).
+    updated_at: datetime | None = None
+    created_by: str | None = None
+    source: str | None = None
+    storage_location: str | None = None
+    source_run_id: str | None = None
+    logged_model_id: str | None = None
+    run_link: str | None = None
+    status_message: str | None = None
 
     @classmethod
     def of(cls, row: Any, aliases: list[str]) -> VersionView:
@@ -60,7 +69,28 @@ class VersionView:
             metrics=dict(row.metrics or {}), tags=dict(row.tags or {}), stage=row.stage,
             status=row.status, description=row.description, run_id=row.run_id,
             dataset_id=row.dataset_id, aliases=list(aliases), created_at=row.created_at,
+            updated_at=row.updated_at or row.created_at, created_by=row.created_by,
+            source=row.source, storage_location=row.storage_location,
+            source_run_id=row.source_run_id or row.run_id, logged_model_id=row.logged_model_id,
+            run_link=row.run_link, status_message=row.status_message,
         )
+
+
+@dataclass(frozen=True)
+class RegisteredModelView:
+    """A model with its newest version in each stage, as MLflow's registry lists it."""
+
+    model: ModelView
+    latest_versions: list[VersionView]
+    created_by: str | None = None
+
+
+@dataclass(frozen=True)
+class NamedVersionView:
+    """A version with its model's name (a search across models returns these)."""
+
+    model_name: str
+    version: VersionView
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,20 @@ class RunDataService:
             uow.commit()
         return LoggedBatch(run_id, len(checked_params), len(checked_metrics), len(checked_tags))
 
+    def log_inputs(
+        self, principal: Principal, run_id: str, datasets: Iterable[Mapping[str, Any]]
+    ) -> int:
+        """Record the datasets a run used (MLflow ``log_inputs``); each item holds
+        ``name``, ``digest``, ``source_type``, ``source``, optional ``schema``, ``profile``
+        and ``tags``. Returns how many were given."""
+        checked = [_dataset_input(item) for item in datasets]
+        _check_limit("datasets", len(checked), MAX_BATCH_INPUTS)
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            require_run(uow, run_id)
+            uow.runs.add_inputs(run_id, checked)
+            uow.commit()
+        return len(checked)
+
     def metric_history(
         self, principal: Principal, run_id: str, key: str, *, limit: int,
         cursor: str | None = None,
@@ -155,6 +169,38 @@ class RunDataService:
             next_cursor = encode_cursor({"s": last.step, "t": last.timestamp, "i": last.id})
         items = [MetricValue(m.key, m.value, m.step, m.timestamp) for m in stored]
         return MetricPage(items, next_cursor)
+
+
+MAX_BATCH_INPUTS = 100
+_INPUT_LIMITS = {"name": 500, "digest": 64, "source_type": 64, "source": 65_535}
+MAX_DATASET_DOCUMENT = 1_000_000  # schema and profile, characters each
+
+
+def _dataset_input(item: Mapping[str, Any]) -> dict[str, Any]:
+    checked: dict[str, Any] = {}
+    for field, limit in _INPUT_LIMITS.items():
+        value = item.get(field)
+        if not isinstance(value, str) or not value or len(value) > limit:
+            raise InvalidInput(
+                f"dataset {field} must be a non-empty string of at most {limit} characters",
+                field=f"datasets.{field}",
+            )
+        checked[field] = value
+    for field, column in (("schema", "dataset_schema"), ("profile", "profile")):
+        value = item.get(field)
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_DATASET_DOCUMENT):
+            raise InvalidInput(
+                f"dataset {field} must be a string of at most {MAX_DATASET_DOCUMENT} characters",
+                field=f"datasets.{field}",
+            )
+        checked[column] = value
+    tags = item.get("tags") or {}
+    if not isinstance(tags, Mapping):
+        raise InvalidInput("dataset input tags must be an object", field="datasets.tags")
+    checked["tags"] = {
+        validate_key(k, "tag"): validate_value(v, "tag", k) for k, v in tags.items()
+    }
+    return checked
 
 
 def _metric(key: Any, value: Any, step: Any, timestamp: Any, now: int) -> MetricValue:

@@ -57,17 +57,20 @@ class RunDetails:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    # Datasets the run used: {name, digest, source_type, source, schema, profile, tags}.
+    inputs: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def of(
-        cls, run: Any, params: dict[str, str], metrics: dict[str, float], tags: dict[str, str]
+        cls, run: Any, params: dict[str, str], metrics: dict[str, float], tags: dict[str, str],
+        inputs: list[dict[str, Any]] | None = None,
     ) -> RunDetails:
         return cls(
             id=run.id, experiment_id=run.experiment_id, name=run.name, status=run.status,
             start_time=run.start_time, end_time=run.end_time, parent_run_id=run.parent_run_id,
             dataset_id=run.dataset_id, job_id=run.job_id, user_id=run.user_id,
             lifecycle_stage=run.lifecycle_stage, created_at=run.created_at,
-            params=params, metrics=metrics, tags=tags,
+            params=params, metrics=metrics, tags=tags, inputs=inputs or [],
         )
 
 
@@ -78,10 +81,14 @@ class RunPage:
 
 
 def details_of(uow: Any, runs: Sequence[Any]) -> list[RunDetails]:
-    """Params, latest metrics and tags of ``runs``: three queries whatever their number."""
+    """Params, latest metrics, tags and inputs of ``runs``: four queries whatever their number."""
     ids = [run.id for run in runs]
     params, metrics, tags = uow.runs.params_of(ids), uow.runs.metrics_of(ids), uow.runs.tags_of(ids)
-    return [RunDetails.of(run, params[run.id], metrics[run.id], tags[run.id]) for run in runs]
+    inputs = uow.runs.inputs_of(ids)
+    return [
+        RunDetails.of(run, params[run.id], metrics[run.id], tags[run.id], inputs[run.id])
+        for run in runs
+    ]
 
 
 class RunService:
@@ -139,9 +146,11 @@ class RunService:
         status: str | None = None,
         end_time: int | None = None,
         name: str | None = None,
+        with_data: bool = True,
     ) -> RunDetails:
         """Change the status (a finishing status sets ``end_time`` to now unless given),
-        the end time or the name."""
+        the end time or the name. ``with_data=False`` skips loading params, metrics, tags
+        and inputs for callers that answer with the run's own fields only."""
         status = None if status is None else validate_status(status)
         end = None if end_time is None else validate_int64(end_time, "end_time")
         name = None if name is None else validate_name(name, "run")
@@ -157,7 +166,7 @@ class RunService:
                 run.end_time = end
             if name is not None:
                 run.name = name
-            details = details_of(uow, [run])[0]
+            details = details_of(uow, [run])[0] if with_data else RunDetails.of(run, {}, {}, {})
             uow.commit()
             return details
 

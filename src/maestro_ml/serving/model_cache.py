@@ -12,11 +12,16 @@ reload it on every request, which is worse than briefly exceeding the budget.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
+
+from maestro_ml.observability.metrics import observe_model_cache, set_model_cache_bytes
+
+from .loop_bridge import in_bridge, wait_for
 
 
 class Sized(Protocol):
@@ -74,12 +79,20 @@ class ModelCache(Generic[V]):
             if entry is not None:
                 self._entries.move_to_end(key)
                 self._hits += 1
+                observe_model_cache("hit")
                 return entry[0]
-            self._misses += 1
+            bridged = in_bridge()
+            if not bridged:
+                self._misses += 1
+                observe_model_cache("miss")
             flight = self._flights.get(key)
             leader = flight is None
-            if flight is None:
+            if flight is None and not bridged:
                 flight = self._flights[key] = _Flight()
+        if bridged:
+            # On the event loop: load (or wait for the load) in a worker thread, not here.
+            return wait_for(asyncio.to_thread(self.get, key, load))
+        assert flight is not None  # noqa: S101 - set above whenever not bridged
         if leader:
             return self._load(key, load, flight)
         flight.done.wait()
@@ -108,12 +121,14 @@ class ModelCache(Generic[V]):
             if entry is None:
                 return False
             self._bytes -= entry[1]
+            set_model_cache_bytes(self._bytes)
             return True
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+            set_model_cache_bytes(0)
 
     def stats(self) -> CacheStats:
         with self._lock:
@@ -154,3 +169,5 @@ class ModelCache(Generic[V]):
             _, evicted_size = self._entries.pop(next(iter(self._entries)))
             self._bytes -= evicted_size
             self._evictions += 1
+            observe_model_cache("eviction")
+        set_model_cache_bytes(self._bytes)

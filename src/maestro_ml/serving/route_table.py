@@ -5,8 +5,9 @@ tenant is part of every key and tenant B's key can never reach tenant A's route.
 stored under both the deployment's id and its name.
 
 Entries live ``ttl_seconds`` (a few seconds): changes made by this process invalidate the
-deployment's entries at once, and the short lifetime lets other replicas pick a change up
-until cross-replica invalidation exists.
+deployment's entries at once. With a broadcaster attached (``serving.route_invalidation``,
+through Redis), every other replica drops them too within milliseconds; the lifetime stays
+as the safety net for a message lost while Redis was unreachable.
 """
 
 from __future__ import annotations
@@ -15,10 +16,24 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from maestro_ml.domain.signature import SignatureValidator
 
 MAX_ENTRIES = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class RouteVariant:
+    """One variant of the active revision: which version it serves and its share."""
+
+    name: str
+    role: str
+    weight: float
+    model_version_id: str
+    version: int
+    artifact_key: str
+    validator: SignatureValidator | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +49,20 @@ class Route:
     artifact_key: str
     """The full artifact-store key of the version's directory (tenant prefix included)."""
     validator: SignatureValidator | None
+    # The active revision (deployment variants): model_version_id/version/artifact_key/
+    # validator above describe its primary variant.
+    revision_id: str | None = None
+    revision: int | None = None
+    kind: str = "single"
+    variants: tuple[RouteVariant, ...] = ()
+    """Serving variants (traffic split), canary and challengers before the primary."""
+    shadows: tuple[RouteVariant, ...] = ()
+    weights: tuple[tuple[str, float], ...] = ()
+    composite: dict[str, Any] | None = None
+    log_sample_rate: float = 0.0
+    shadow_sample_rate: float = 1.0
+    shadow_tolerance: float = 1e-6
+    keep_prediction_ids: bool = False
 
 
 class RouteTable:
@@ -48,6 +77,11 @@ class RouteTable:
         # (tenant_id, deployment_id) -> the keys that route to it, for invalidation.
         self._keys_of: dict[tuple[str, str], set[tuple[str, str]]] = {}
         self._lock = threading.Lock()
+        self._broadcast: Callable[[str, str | None, str | None], None] | None = None
+
+    def broadcast_to(self, send: Callable[[str, str | None, str | None], None]) -> None:
+        """Also tell other replicas: ``send(tenant_id, deployment_id, key)`` per change."""
+        self._broadcast = send
 
     def get(self, tenant_id: str, id_or_name: str) -> Route | None:
         """The live route for this key, or None when absent or expired."""
@@ -70,15 +104,19 @@ class RouteTable:
                 self._routes[key] = (route, expires)
             self._keys_of[(route.tenant_id, route.deployment_id)] = keys
 
-    def invalidate(self, tenant_id: str, deployment_id: str) -> None:
+    def invalidate(self, tenant_id: str, deployment_id: str, *, broadcast: bool = True) -> None:
         """Forget every entry that routes to this deployment (after it changed)."""
         with self._lock:
             self._drop(tenant_id, deployment_id)
+        if broadcast and self._broadcast is not None:
+            self._broadcast(tenant_id, deployment_id, None)
 
-    def discard(self, tenant_id: str, id_or_name: str) -> None:
+    def discard(self, tenant_id: str, id_or_name: str, *, broadcast: bool = True) -> None:
         """Forget one key (a name that now belongs to a new deployment)."""
         with self._lock:
             self._routes.pop((tenant_id, id_or_name), None)
+        if broadcast and self._broadcast is not None:
+            self._broadcast(tenant_id, None, id_or_name)
 
     def clear(self) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ import fsspec
 
 from maestro_ml.domain.errors import InvalidPath, NotFound, PayloadTooLarge, Unavailable
 from maestro_ml.domain.paths import canonical_key, is_within
+from maestro_ml.observability.tracing import span
 
 CHUNK = 1024 * 1024
 
@@ -100,11 +101,12 @@ class ArtifactStore:
         path = self._path(full_key)
         temp = f"{path}.part-{uuid.uuid4().hex}"
         try:
-            self._makedirs(path)
-            with self.fs.open(temp, "wb") as out:
-                pending = _PendingWrite(full_key, out, max_bytes)
-                yield pending
-            self.fs.mv(temp, path)
+            with span("artifacts.write", {"maestro.artifact.key": full_key}):
+                self._makedirs(path)
+                with self.fs.open(temp, "wb") as out:
+                    pending = _PendingWrite(full_key, out, max_bytes)
+                    yield pending
+                self.fs.mv(temp, path)
         except BaseException:
             self._remove_quietly(temp)
             raise
@@ -124,7 +126,8 @@ class ArtifactStore:
     def open_read(self, full_key: str) -> IO[bytes]:
         path = self._path(full_key)
         try:
-            return self.fs.open(path, "rb")
+            with span("artifacts.open", {"maestro.artifact.key": full_key}):
+                return self.fs.open(path, "rb")
         except FileNotFoundError as exc:
             raise NotFound(f"artifact '{full_key.split('/', 2)[-1]}' does not exist") from exc
         except OSError as exc:
@@ -140,11 +143,12 @@ class ArtifactStore:
         """Copy every object under a prefix into a local directory (for model loading)."""
         target.mkdir(parents=True, exist_ok=True)
         base = self._path(full_prefix)
-        for path in self.fs.find(base):
-            rel = path[len(base.rstrip("/")) + 1 :]
-            dest = target / canonical_key(rel)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            self.fs.get_file(path, str(dest))
+        with span("artifacts.download_dir", {"maestro.artifact.prefix": full_prefix}):
+            for path in self.fs.find(base):
+                rel = path[len(base.rstrip("/")) + 1 :]
+                dest = target / canonical_key(rel)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                self.fs.get_file(path, str(dest))
         return target
 
     def local_path(self, full_key: str) -> Path | None:
@@ -156,8 +160,9 @@ class ArtifactStore:
 
     def delete_prefix(self, full_prefix: str) -> None:
         path = self._path(full_prefix)
-        if self.fs.exists(path):
-            self.fs.rm(path, recursive=True)
+        with span("artifacts.delete", {"maestro.artifact.prefix": full_prefix}):
+            if self.fs.exists(path):
+                self.fs.rm(path, recursive=True)
 
     def check(self) -> None:
         """Raise ``Unavailable`` when the store cannot be listed (readiness probe)."""

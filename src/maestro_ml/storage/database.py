@@ -7,20 +7,28 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import sessionmaker
 
+from maestro_ml.observability.db_metrics import TimedQueuePool, observe_engine
+
 from .tenancy import TenantSession
 
 
 def build_engine(url: str, pool_size: int = 10) -> Engine:
     """Create the engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        in_memory = url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
+        pool: dict[str, Any] = {} if in_memory else {"poolclass": TimedQueuePool}
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate_on_write)
-        return engine
-    return create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True,
-        pool_timeout=10,
-    )
+    else:
+        engine = create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True,
+            pool_timeout=10, poolclass=TimedQueuePool,
+        )
+    observe_engine(engine)  # pool and statement metrics
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -6,6 +6,12 @@ table (a run matches once, however many rows it holds, and the planner can drive
 own column. An order key on a metric, param or tag outer-joins the one row of that key per
 run (their primary keys are ``(run_id, key)``, so no run is duplicated).
 
+When the first order key is a metric that a clause also bounds (``metrics.acc > 0.9 ORDER
+BY metrics.acc DESC``, the common "best runs" query), :func:`driving_metric` turns that
+metric into an inner join the planner drives from the ``(key, value)`` index in order and
+stops after one page, instead of sorting every run of the tenant; the clauses bounding it
+exclude NaN and missing values, so the rows and their order are the same.
+
 Ordering rules, the same in both directions: runs lacking the ordered value sort last, and
 NaN metrics sort after every number but before missing ones (MLflow's rules). ``LIKE`` is
 case-sensitive on every backend (SQLite's own ``LIKE`` is not, so it becomes ``GLOB``) and
@@ -70,11 +76,39 @@ def filter_condition(clause: Clause, dialect: str) -> ColumnElement[bool]:
     return _compare(column, clause.op, value, dialect)
 
 
-def apply_order(stmt: Select[Any], keys: list[OrderKey]) -> Select[Any]:
-    """Add the joins and ORDER BY of ``keys`` (then start_time DESC, id) to a run select."""
+_BOUNDING_OPERATORS = frozenset({"=", ">", ">=", "<", "<="})
+
+
+def driving_metric(
+    stmt: Select[Any], clauses: list[Clause], keys: list[OrderKey]
+) -> tuple[Select[Any], list[Clause], Any]:
+    """Join the first order key's metric when clauses bound it; returns the statement, the
+    clauses still to apply and the joined alias (None when no metric drives the query)."""
+    if not keys or keys[0].entity != "metric":
+        return stmt, clauses, None
+    name = keys[0].key
+    bounding = [c for c in clauses
+                if c.entity == "metric" and c.key == name and c.op in _BOUNDING_OPERATORS]
+    if not bounding:
+        return stmt, clauses, None
+    metric = aliased(LatestMetricRow, name="order_metric_0")
+    stmt = stmt.join(metric, and_(metric.run_id == RunRow.id, metric.key == name))
+    stmt = stmt.where(metric.is_nan != true(), *(
+        _compare(metric.value, c.op, float(c.value), "") for c in bounding  # type: ignore[arg-type]
+    ))
+    return stmt, [c for c in clauses if c not in bounding], metric
+
+
+def apply_order(
+    stmt: Select[Any], keys: list[OrderKey], driving: Any = None
+) -> Select[Any]:
+    """Add the joins and ORDER BY of ``keys`` (then start_time DESC, id) to a run select;
+    ``driving`` is the alias :func:`driving_metric` joined for the first key."""
     terms: list[Any] = []
     for index, key in enumerate(keys):
-        if key.entity == "metric":
+        if index == 0 and driving is not None:
+            terms.append(_direction(driving.value, key.descending))
+        elif key.entity == "metric":
             metric = aliased(LatestMetricRow, name=f"order_metric_{index}")
             stmt = stmt.outerjoin(
                 metric, and_(metric.run_id == RunRow.id, metric.key == key.key)

@@ -5,22 +5,24 @@ echoed on the response. After the response has been sent, the middleware decides
 it is an audit event: a successful write (POST/PUT/PATCH/DELETE), a refused attempt
 (401/403/429) or a server error on a write. Successful predictions are not state changes
 and are skipped, so the serving hot path pays nothing but a few dictionary look-ups.
-The event is written in a worker thread in its own transaction; a failure to write it
-is logged and never changes the response.
+The event is submitted to the audit service's group commit and awaited after the
+response has gone out (the client is not kept waiting, and the request's cycle ends only
+once its event is durable); a failure to write it is logged and never changes the response.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maestro_ml.domain.audit import AuditRecord
@@ -40,7 +42,7 @@ THROTTLED_EVENT_WINDOW_SECONDS = 10.0
 
 class AuditMiddleware:
     def __init__(
-        self, app: ASGIApp, record: Callable[[AuditRecord], None],
+        self, app: ASGIApp, record: Callable[[AuditRecord], Future[None]],
         permission_of: Callable[[Any], str | None],
     ) -> None:
         self.app = app
@@ -100,7 +102,7 @@ class AuditMiddleware:
             return
         try:
             record = _record(scope, route, permission, outcome, status, body, request_id)
-            await run_in_threadpool(self.record, record)
+            await asyncio.wrap_future(self.record(record))
         except Exception:  # the audit trail must never break the response
             log.exception("could not write the audit event of request %s", request_id)
 

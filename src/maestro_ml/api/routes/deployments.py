@@ -1,4 +1,5 @@
-"""Deployments: a named endpoint serving one model version (predict lives in predict.py)."""
+"""Deployments: named endpoints serving model versions (predict lives in predict.py, the
+revision history and rollout actions in rollouts.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 
 from maestro_ml.auth.principal import Principal
+from maestro_ml.services.revisions import RevisionChange, VariantRequest
 
 from ..deps import ContainerDep, Cursor, PageSize, require
 from ..schemas.common import Page, page_of
@@ -15,6 +17,7 @@ from ..schemas.deployments import (
     DeploymentRead,
     DeploymentUpdate,
     Environment,
+    RevisionFields,
 )
 
 router = APIRouter(prefix="/api/v1/deployments", tags=["deployments"])
@@ -28,6 +31,7 @@ def create_deployment(
     deployment = container.deployments.create_deployment(
         principal, body.model_id, version=body.version, alias=body.alias, name=body.name,
         environment=body.environment, replicas=body.replicas, description=body.description,
+        change=revision_change(body), require_approval=body.require_approval,
     )
     return DeploymentRead.model_validate(deployment)
 
@@ -62,6 +66,7 @@ def update_deployment(
     deployment = container.deployments.update_deployment(
         principal, id_or_name, version=body.version, alias=body.alias,
         replicas=body.replicas, description=body.description,
+        change=revision_change(body), require_approval=body.require_approval,
     )
     return DeploymentRead.model_validate(deployment)
 
@@ -73,3 +78,19 @@ def delete_deployment(
 ) -> Response:
     container.deployments.delete_deployment(principal, id_or_name)
     return Response(status_code=204)
+
+
+def revision_change(body: RevisionFields) -> RevisionChange:
+    """The serving part of a create or update body (version/alias are added by the service)."""
+    settings = {
+        name: value for name in ("log_sample_rate", "shadow_sample_rate", "shadow_tolerance")
+        if (value := getattr(body, name)) is not None
+    }
+    variants = None
+    if body.variants is not None:
+        variants = [VariantRequest(**variant.model_dump()) for variant in body.variants]
+    return RevisionChange(
+        variants=variants, strategy=body.strategy,
+        canary=body.canary.model_dump() if body.canary is not None else None,
+        kind=body.kind, composite=body.composite, settings=settings, reason=body.reason,
+    )

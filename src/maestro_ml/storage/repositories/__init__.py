@@ -7,11 +7,13 @@ from sqlalchemy.orm import Session
 from .artifacts import ArtifactRepository
 from .audit import AuditRepository
 from .base import Page, Repository
-from .deployments import DeploymentRepository
+from .deployments import DeploymentRepository, DeploymentRevisionRepository
 from .identity import ApiKeyRepository, RefreshTokenRepository, TenantRepository, UserRepository
 from .jobs import JobRepository
-from .registry import ModelRepository, ModelVersionRepository
+from .predictions import PredictionFeedbackRepository, PredictionLogRepository
+from .registry import LoggedModelRepository, ModelRepository, ModelVersionRepository
 from .runs import RunRepository
+from .slos import SloRecordRepository
 from .tracking import DatasetRepository, ExperimentRepository
 
 
@@ -29,9 +31,14 @@ class Repositories:
     artifacts: ArtifactRepository
     models: ModelRepository
     model_versions: ModelVersionRepository
+    logged_models: LoggedModelRepository  # MLflow 3 logged models
     deployments: DeploymentRepository
+    deployment_revisions: DeploymentRevisionRepository
     jobs: JobRepository
+    predictions: PredictionLogRepository
+    prediction_feedback: PredictionFeedbackRepository
     audit: AuditRepository
+    slos: SloRecordRepository
 
     def bind_repositories(self, session: Session) -> None:
         self.tenants = TenantRepository(session, self.tenant_id)
@@ -44,9 +51,14 @@ class Repositories:
         self.artifacts = ArtifactRepository(session)
         self.models = ModelRepository(session)
         self.model_versions = ModelVersionRepository(session)
+        self.logged_models = LoggedModelRepository(session)
         self.deployments = DeploymentRepository(session)
+        self.deployment_revisions = DeploymentRevisionRepository(session)
         self.jobs = JobRepository(session)
+        self.predictions = PredictionLogRepository(session)
+        self.prediction_feedback = PredictionFeedbackRepository(session)
         self.audit = AuditRepository(session)
+        self.slos = SloRecordRepository(session)
 
 
 __all__ = ["Page", "Repositories", "Repository"]

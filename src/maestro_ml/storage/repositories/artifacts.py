@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from maestro_ml.domain.errors import InvalidInput, NotFound
@@ -68,3 +68,13 @@ class ArtifactRepository(Repository[ArtifactRow]):
             rows = rows[:limit]
             next_cursor = encode_cursor({"p": rows[-1].path})
         return Page(rows, next_cursor)
+
+    def delete_under(self, run_id: str, path: str) -> int:
+        """Delete the row of ``path`` and of every path under it ("" is the whole run)."""
+        stmt = delete(ArtifactRow).where(ArtifactRow.run_id == run_id)
+        if path:
+            stmt = stmt.where(
+                or_(ArtifactRow.path == path,
+                    ArtifactRow.path.startswith(f"{path}/", autoescape=True))
+            )
+        return int(self.session.execute(stmt.execution_options(synchronize_session=False)).rowcount)

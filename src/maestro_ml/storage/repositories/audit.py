@@ -11,11 +11,30 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..tables import AuditEventRow, AuditHeadRow
 from .base import Page, Repository
+
+_HEADS = AuditHeadRow.__table__
+_EVENTS = AuditEventRow.__table__
+# The append path's statements, built once so that they are compiled once.
+_CREATE_HEAD = {
+    name: module.insert(_HEADS).on_conflict_do_nothing(index_elements=["chain"])
+    for name, module in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_HEAD_FOR_UPDATE = (
+    select(_HEADS.c.last_seq, _HEADS.c.last_hash)
+    .where(_HEADS.c.chain == bindparam("chain"))
+    .with_for_update()
+)
+_ADVANCE_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.chain == bindparam("head_chain"))
+    .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash"))
+)
+_INSERT_EVENTS = insert(_EVENTS)
 
 
 class AuditRepository(Repository[AuditEventRow]):
@@ -33,6 +52,26 @@ class AuditRepository(Repository[AuditEventRow]):
         )
         stmt = select(AuditHeadRow).where(AuditHeadRow.chain == chain).with_for_update()
         return self.session.scalars(stmt.execution_options(populate_existing=True)).one()
+
+    def lock_chain(self, chain: str, genesis: str) -> tuple[int, str]:
+        """(last seq, last hash) of the chain, its head created when missing and locked
+        until commit: ``lock_head`` in Core statements, for the group-commit path."""
+        dialect = self.session.get_bind().dialect.name
+        self.session.execute(
+            _CREATE_HEAD[dialect], {"chain": chain, "last_seq": 0, "last_hash": genesis}
+        )
+        seq, last_hash = self.session.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one()
+        return int(seq), str(last_hash)
+
+    def append_events(self, events: Sequence[dict[str, Any]]) -> None:
+        """Insert linked events (every column but ``id``, which is generated)."""
+        if events:
+            self.session.execute(_INSERT_EVENTS, list(events))
+
+    def advance_head(self, chain: str, seq: int, last_hash: str) -> None:
+        self.session.execute(
+            _ADVANCE_HEAD, {"head_chain": chain, "head_seq": seq, "head_hash": last_hash}
+        )
 
     def append(self, head: AuditHeadRow, **fields: Any) -> AuditEventRow:
         event = AuditEventRow(**fields)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from maestro_ml.domain.errors import NotFound
 
-from ..tables import DeploymentRow
+from ..tables import DeploymentRevisionRow, DeploymentRow
 from .base import Page, Repository, escape_like
 
 
@@ -57,3 +57,50 @@ class DeploymentRepository(Repository[DeploymentRow]):
         if environment is not None:
             where.append(DeploymentRow.environment == environment)
         return self.list(limit=limit, cursor=cursor, where=where)
+
+
+class DeploymentRevisionRepository(Repository[DeploymentRevisionRow]):
+    row = DeploymentRevisionRow
+    kind = "deployment revision"
+
+    def of_deployment(self, deployment_id: str) -> list[DeploymentRevisionRow]:
+        """Every revision of a deployment, newest first."""
+        stmt = (
+            select(DeploymentRevisionRow)
+            .where(DeploymentRevisionRow.deployment_id == deployment_id)
+            .order_by(DeploymentRevisionRow.number.desc())
+        )
+        return list(self.session.scalars(stmt))
+
+    def by_number(self, deployment_id: str, number: int) -> DeploymentRevisionRow:
+        stmt = select(DeploymentRevisionRow).where(
+            DeploymentRevisionRow.deployment_id == deployment_id,
+            DeploymentRevisionRow.number == number,
+        )
+        found = self.session.scalars(stmt).first()
+        if found is None:
+            raise NotFound(f"deployment revision {number} not found")
+        return found
+
+    def next_number(self, deployment_id: str) -> int:
+        stmt = select(func.max(DeploymentRevisionRow.number)).where(
+            DeploymentRevisionRow.deployment_id == deployment_id
+        )
+        return int(self.session.scalar(stmt) or 0) + 1
+
+    def pending(self, deployment_id: str) -> DeploymentRevisionRow | None:
+        stmt = select(DeploymentRevisionRow).where(
+            DeploymentRevisionRow.deployment_id == deployment_id,
+            DeploymentRevisionRow.state == "pending_approval",
+        )
+        return self.session.scalars(stmt).first()
+
+    def active_canaries(self) -> list[tuple[str, str, str]]:
+        """``(tenant_id, deployment_id, revision_id)`` of every active canary revision."""
+        stmt = select(
+            DeploymentRevisionRow.tenant_id, DeploymentRevisionRow.deployment_id,
+            DeploymentRevisionRow.id,
+        ).where(
+            DeploymentRevisionRow.state == "active", DeploymentRevisionRow.strategy == "canary"
+        )
+        return [(t, d, r) for t, d, r in self.session.execute(stmt)]

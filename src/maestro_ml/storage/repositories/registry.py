@@ -6,7 +6,8 @@ already loaded through the tenant-scoped session, which is what keeps them tenan
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -15,7 +16,9 @@ from maestro_ml.domain.errors import InvalidInput, NotFound
 from maestro_ml.domain.pagination import decode_cursor, encode_cursor
 
 from ..tables import (
+    DeploymentRow,
     LatestMetricRow,
+    LoggedModelRow,
     ModelAliasRow,
     ModelRow,
     ModelVersionRow,
@@ -43,6 +46,27 @@ class ModelRepository(Repository[ModelRow]):
         if framework is not None:
             where.append(ModelRow.framework == framework)
         return self.list(limit=limit, cursor=cursor, where=where)
+
+    def chunk(
+        self, *, order: Sequence[tuple[str, bool]], offset: int, limit: int,
+        name_like: str | None = None,
+    ) -> list[ModelRow]:
+        """Rows ``offset`` .. ``offset + limit`` in ``order`` (``[(field, ascending)]`` over
+        name, created_at, updated_at); ``name_like`` is a SQL LIKE pattern."""
+        stmt = select(ModelRow)
+        if name_like is not None:
+            stmt = stmt.where(ModelRow.name.like(name_like))
+        columns = {"name": ModelRow.name, "created_at": ModelRow.created_at,
+                   "updated_at": ModelRow.updated_at}
+        stmt = stmt.order_by(*_ordered(order, columns), ModelRow.id).offset(offset).limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def names_by_id(self, model_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(set(model_ids))
+        if not ids:
+            return {}
+        stmt = select(ModelRow.id, ModelRow.name).where(ModelRow.id.in_(ids))
+        return {ident: name for ident, name in self.session.execute(stmt)}
 
 
 class ModelVersionRepository(Repository[ModelVersionRow]):
@@ -113,6 +137,36 @@ class ModelVersionRepository(Repository[ModelVersionRow]):
             rows = rows[:limit]
             next_cursor = encode_cursor({"v": rows[-1].version})
         return Page(rows, next_cursor)
+
+    def chunk(
+        self, *, order: Sequence[tuple[str, bool]], offset: int, limit: int,
+        model_id: str | None = None,
+    ) -> list[ModelVersionRow]:
+        """Versions ``offset`` .. ``offset + limit`` in ``order`` (``[(field, ascending)]``
+        over version, created_at, updated_at), one model's or all."""
+        stmt = select(ModelVersionRow)
+        if model_id is not None:
+            stmt = stmt.where(ModelVersionRow.model_id == model_id)
+        columns = {
+            "version": ModelVersionRow.version, "created_at": ModelVersionRow.created_at,
+            "updated_at": func.coalesce(ModelVersionRow.updated_at, ModelVersionRow.created_at),
+        }
+        stmt = stmt.order_by(*_ordered(order, columns), ModelVersionRow.id)
+        stmt = stmt.offset(offset).limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def all_of_model(self, model_id: str) -> list[ModelVersionRow]:
+        stmt = select(ModelVersionRow).where(ModelVersionRow.model_id == model_id)
+        return list(self.session.scalars(stmt.order_by(ModelVersionRow.version)))
+
+    def deployments_serving(self, model_id: str, version_id: str) -> list[str]:
+        """Names of the deployments of ``model_id`` whose configuration names ``version_id``."""
+        stmt = select(DeploymentRow).where(DeploymentRow.model_id == model_id)
+        return sorted(
+            row.name for row in self.session.scalars(stmt)
+            if row.model_version_id == version_id
+            or version_id in json.dumps(getattr(row, "variants", None) or [], default=str)
+        )
 
     def with_stage(self, model_id: str, stage: str) -> list[ModelVersionRow]:
         stmt = select(ModelVersionRow).where(
@@ -189,3 +243,33 @@ class ModelVersionRepository(Repository[ModelVersionRow]):
             {key: value for key, value in param_rows},
             {key: value for key, value in metric_rows},
         )
+
+
+class LoggedModelRepository(Repository[LoggedModelRow]):
+    row = LoggedModelRow
+    kind = "logged model"
+
+    def chunk(
+        self, *, experiment_ids: Sequence[str], order: Sequence[tuple[str, bool]], offset: int,
+        limit: int,
+    ) -> list[LoggedModelRow]:
+        """Logged models of the experiments, ``offset`` .. ``offset + limit`` in ``order``
+        (``[(field, ascending)]`` over name, created_at, updated_at)."""
+        stmt = select(LoggedModelRow)
+        if experiment_ids:
+            stmt = stmt.where(LoggedModelRow.experiment_id.in_(list(experiment_ids)))
+        columns = {"name": LoggedModelRow.name, "created_at": LoggedModelRow.created_at,
+                   "updated_at": LoggedModelRow.updated_at}
+        stmt = stmt.order_by(*_ordered(order, columns), LoggedModelRow.id)
+        stmt = stmt.offset(offset).limit(limit)
+        return list(self.session.scalars(stmt))
+
+
+def _ordered(order: Sequence[tuple[str, bool]], columns: dict[str, Any]) -> list[Any]:
+    try:
+        return [columns[field].asc() if ascending else columns[field].desc()
+                for field, ascending in order]
+    except KeyError as exc:
+        raise InvalidInput(
+            f"cannot order by {exc.args[0]!r}; use one of {', '.join(columns)}"
+        ) from None

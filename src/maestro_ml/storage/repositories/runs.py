@@ -15,20 +15,60 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, tuple_
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from maestro_ml.domain.search import Clause, OrderKey
 
-from ..search_sql import apply_order, filter_condition
+from ..search_sql import apply_order, driving_metric, filter_condition
 from ..tables import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
+from ..tables.tracking import RunInputRow
 from .base import Repository
 
 _PARAMS = ParamRow.__table__
 _TAGS = RunTagRow.__table__
 _METRICS = MetricRow.__table__
 _LATEST = LatestMetricRow.__table__
+_INPUTS = RunInputRow.__table__
 ACTIVE, DELETED = "active", "deleted"
+
+# The logging path's statements, built once: a statement built per call is compiled per
+# call too (an upsert's ``excluded`` alone costs more than the insert it guards).
+_STATES = (
+    select(RunRow.lifecycle_stage, ExperimentRow.lifecycle_stage)
+    .join(ExperimentRow, ExperimentRow.id == RunRow.experiment_id)
+    .where(RunRow.id == bindparam("run_id"))
+)
+_INSERT_METRICS = insert(_METRICS)
+
+
+def _dialect_module(dialect: str) -> Any:
+    return postgresql if dialect == "postgresql" else sqlite
+
+
+def _build_latest_upsert(dialect: str) -> Any:
+    stmt = _dialect_module(dialect).insert(_LATEST)
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[_LATEST.c.run_id, _LATEST.c.key],
+        set_={"value": new.value, "is_nan": new.is_nan, "step": new.step,
+              "timestamp": new.timestamp},
+        where=or_(
+            new.step > _LATEST.c.step,
+            and_(new.step == _LATEST.c.step, new.timestamp >= _LATEST.c.timestamp),
+        ),
+    )
+
+
+def _build_tag_upsert(dialect: str) -> Any:
+    stmt = _dialect_module(dialect).insert(_TAGS)
+    return stmt.on_conflict_do_update(
+        index_elements=[_TAGS.c.run_id, _TAGS.c.key], set_={"value": stmt.excluded.value}
+    )
+
+
+_LATEST_UPSERT = {name: _build_latest_upsert(name) for name in ("sqlite", "postgresql")}
+_TAG_UPSERT = {name: _build_tag_upsert(name) for name in ("sqlite", "postgresql")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +91,7 @@ class RunRepository(Repository[RunRow]):
         """(run stage, experiment stage) of a run of this tenant, or None: one query."""
         if not isinstance(run_id, str) or not run_id:
             return None
-        stmt = (
-            select(RunRow.lifecycle_stage, ExperimentRow.lifecycle_stage)
-            .join(ExperimentRow, ExperimentRow.id == RunRow.experiment_id)
-            .where(RunRow.id == run_id)
-        )
-        found = self.session.execute(stmt).first()
+        found = self.session.execute(_STATES, {"run_id": run_id}).first()
         return None if found is None else (found[0], found[1])
 
     def params_of(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -109,11 +144,7 @@ class RunRepository(Repository[RunRow]):
         if not tags:
             return
         rows = [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
-        stmt = self._upsert(_TAGS).values(rows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_TAGS.c.run_id, _TAGS.c.key], set_={"value": stmt.excluded.value}
-        )
-        self.session.execute(stmt)
+        self.session.execute(_TAG_UPSERT[self._dialect()], rows)
 
     def delete_tag(self, run_id: str, key: str) -> bool:
         stmt = delete(_TAGS).where(_TAGS.c.run_id == run_id, _TAGS.c.key == key)
@@ -125,24 +156,13 @@ class RunRepository(Repository[RunRow]):
         rows = [_metric_row(run_id, *metric) for metric in metrics]
         if not rows:
             return
-        self.session.execute(insert(_METRICS), rows)
+        self.session.execute(_INSERT_METRICS, rows)
         latest: dict[str, dict[str, Any]] = {}
-        for row in rows:  # one row per key: PostgreSQL refuses to upsert a key twice at once
+        for row in rows:  # one row per key: the latest of each key in this call
             held = latest.get(row["key"])
             if held is None or (row["step"], row["timestamp"]) >= (held["step"], held["timestamp"]):
                 latest[row["key"]] = row
-        stmt = self._upsert(_LATEST).values(list(latest.values()))
-        new = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_LATEST.c.run_id, _LATEST.c.key],
-            set_={"value": new.value, "is_nan": new.is_nan, "step": new.step,
-                  "timestamp": new.timestamp},
-            where=or_(
-                new.step > _LATEST.c.step,
-                and_(new.step == _LATEST.c.step, new.timestamp >= _LATEST.c.timestamp),
-            ),
-        )
-        self.session.execute(stmt)
+        self.session.execute(_LATEST_UPSERT[self._dialect()], list(latest.values()))
 
     def metric_history(
         self, run_id: str, key: str, *, limit: int, after: tuple[int, int, int] | None = None
@@ -159,6 +179,30 @@ class RunRepository(Repository[RunRow]):
             StoredMetric(k, math.nan if is_nan else value, step, timestamp, ident)
             for k, value, is_nan, step, timestamp, ident in self.session.execute(stmt)
         ]
+
+    # -- dataset inputs -------------------------------------------------------------------
+    def add_inputs(self, run_id: str, inputs: Sequence[dict[str, Any]]) -> None:
+        """Record datasets the run used; one already recorded (same name and digest) stays."""
+        if not inputs:
+            return
+        rows = [{"run_id": run_id, **item} for item in inputs]
+        self.session.execute(self._upsert(_INPUTS).values(rows).on_conflict_do_nothing())
+
+    def inputs_of(self, run_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        result: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
+        if run_ids:
+            c = _INPUTS.c
+            stmt = select(
+                c.run_id, c.name, c.digest, c.source_type, c.source, c.dataset_schema,
+                c.profile, c.tags,
+            ).where(c.run_id.in_(run_ids)).order_by(c.id)
+            for row in self.session.execute(stmt):
+                result[row.run_id].append({
+                    "name": row.name, "digest": row.digest, "source_type": row.source_type,
+                    "source": row.source, "schema": row.dataset_schema, "profile": row.profile,
+                    "tags": row.tags or {},
+                })
+        return result
 
     # -- search ---------------------------------------------------------------------------
     def search(
@@ -194,15 +238,17 @@ class RunRepository(Repository[RunRow]):
                 )
             )
         dialect = self.session.get_bind().dialect.name
-        stmt = stmt.where(*(filter_condition(clause, dialect) for clause in clauses))
-        stmt = apply_order(stmt, order).offset(offset).limit(limit)
+        stmt, rest, driving = driving_metric(stmt, list(clauses), order)
+        stmt = stmt.where(*(filter_condition(clause, dialect) for clause in rest))
+        stmt = apply_order(stmt, order, driving).offset(offset).limit(limit)
         return list(self.session.scalars(stmt))
 
     # -- internals ------------------------------------------------------------------------
+    def _dialect(self) -> str:
+        return str(self.session.get_bind().dialect.name)
+
     def _upsert(self, table: Any) -> Any:
-        dialect = self.session.get_bind().dialect.name
-        module = postgresql if dialect == "postgresql" else sqlite
-        return module.insert(table)
+        return _dialect_module(self._dialect()).insert(table)
 
 
 def _metric_row(run_id: str, key: str, value: float, step: int, timestamp: int) -> dict[str, Any]:

@@ -38,3 +38,10 @@ class ExperimentRepository(Repository[ExperimentRow]):
         if view != "all":
             where.append(ExperimentRow.lifecycle_stage == view)
         return self.list(limit=limit, cursor=cursor, where=where)
+
+    def in_view(self, view: str, limit: int) -> list[ExperimentRow]:
+        """Up to ``limit`` experiments of the view (active, deleted or all), newest first."""
+        stmt = select(ExperimentRow).order_by(ExperimentRow.created_at.desc()).limit(limit)
+        if view != "all":
+            stmt = stmt.where(ExperimentRow.lifecycle_stage == view)
+        return list(self.session.scalars(stmt))

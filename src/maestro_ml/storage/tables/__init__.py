@@ -2,10 +2,12 @@
 
 from .audit import AuditEventRow, AuditHeadRow
 from .base import Base, TenantScoped, new_id, utcnow
-from .deployments import DeploymentRow
+from .deployments import DeploymentRevisionRow, DeploymentRow
 from .identity import ApiKeyRow, RefreshTokenRow, TenantRow, UserRow
 from .jobs import JobLogRow, JobRow
-from .registry import ModelAliasRow, ModelRow, ModelVersionRow
+from .observability import ApiSloBucketRow, DeploymentSloBucketRow, DeploymentSloRow
+from .predictions import PredictionFeedbackRow, PredictionLogRow
+from .registry import LoggedModelRow, ModelAliasRow, ModelRow, ModelVersionRow
 from .tracking import (
     ArtifactRow,
     DatasetRow,
@@ -18,9 +20,12 @@ from .tracking import (
 )
 
 __all__ = [
+    "ApiSloBucketRow", "DeploymentSloBucketRow", "DeploymentSloRow",  # SLO records
     "ApiKeyRow", "ArtifactRow", "AuditEventRow", "AuditHeadRow", "Base", "DatasetRow",
-    "DeploymentRow", "ExperimentRow", "JobLogRow", "JobRow", "LatestMetricRow", "MetricRow",
-    "ModelAliasRow", "ModelRow",
+    "DeploymentRevisionRow", "DeploymentRow",  # deployments and their revisions
+    "ExperimentRow", "JobLogRow", "JobRow", "LatestMetricRow", "MetricRow",
+    "LoggedModelRow", "ModelAliasRow", "ModelRow",  # registry (+ MLflow logged models)
     "ModelVersionRow", "ParamRow", "RefreshTokenRow", "RunRow", "RunTagRow", "TenantRow",
     "TenantScoped", "UserRow", "new_id", "utcnow",
+    "PredictionFeedbackRow", "PredictionLogRow",
 ]

@@ -48,6 +48,14 @@ class ModelVersionRow(TenantScoped, Base):
     )
     created_by: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = created_column()
+    # Registered through the MLflow API: where the files came from and what MLflow reports.
+    source: Mapped[str | None] = mapped_column(Text, default=None)
+    storage_location: Mapped[str | None] = mapped_column(Text, default=None)
+    source_run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    logged_model_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    run_link: Mapped[str | None] = mapped_column(Text, default=None)
+    status_message: Mapped[str | None] = mapped_column(Text, default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ModelAliasRow(Base):
@@ -59,5 +67,28 @@ class ModelAliasRow(Base):
     version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
 
 
+class LoggedModelRow(TenantScoped, Base):
+    """An MLflow 3 logged model: a model's files under an experiment, before any registration."""
+
+    __tablename__ = "logged_models"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    experiment_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(256))
+    source_run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    model_type: Mapped[str | None] = mapped_column(String(256), default=None)
+    status: Mapped[str] = mapped_column(String(32), default="LOGGED_MODEL_PENDING")
+    status_message: Mapped[str | None] = mapped_column(Text, default=None)
+    artifact_location: Mapped[str] = mapped_column(Text)
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = created_column()
+
+
 Index("ix_models_tenant_created", ModelRow.tenant_id, ModelRow.created_at)
 Index("ix_model_versions_tenant_created", ModelVersionRow.tenant_id, ModelVersionRow.created_at)
+Index(
+    "ix_logged_models_tenant_experiment",
+    LoggedModelRow.tenant_id, LoggedModelRow.experiment_id, LoggedModelRow.created_at,
+)

@@ -123,6 +123,22 @@ class ArtifactRow(TenantScoped, Base):
     created_at: Mapped[datetime] = created_column()
 
 
+class RunInputRow(Base):
+    """A dataset a run used (MLflow ``log_inputs``): one row per (run, name, digest)."""
+
+    __tablename__ = "run_inputs"
+    __table_args__ = (UniqueConstraint("run_id", "name", "digest"),)
+    id: Mapped[int] = mapped_column(BIGINT_PK, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(500))
+    digest: Mapped[str] = mapped_column(String(64))
+    source_type: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    dataset_schema: Mapped[str | None] = mapped_column(Text, default=None)
+    profile: Mapped[str | None] = mapped_column(Text, default=None)
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 Index("ix_datasets_tenant_created", DatasetRow.tenant_id, DatasetRow.created_at)
 Index("ix_experiments_tenant_created", ExperimentRow.tenant_id, ExperimentRow.created_at)
 Index("ix_runs_tenant_created", RunRow.tenant_id, RunRow.created_at)

@@ -1,0 +1,229 @@
+"""MLflow-client tracking benchmark: Maestro against ``mlflow server`` and the client's floor.
+
+The same ``MlflowClient`` workload runs against three servers, one backend at a time:
+
+- Maestro: a real ``maestro server`` process, auth on (an API key in MLFLOW_TRACKING_TOKEN);
+- MLflow: ``mlflow server --workers 1`` on the same kind of backend (a SQLite file, or a
+  fresh PostgreSQL database on 127.0.0.1:5432);
+- a stub answering every call at once with canned valid responses: the client's own floor.
+
+Workloads: 1000 sequential ``log_metric`` (ops/s); ``log_batch`` of 1000 metrics
+(metrics/s); 200 runs with 10 params and 10 metrics each (create, log_batch, terminate:
+runs/s); ``search_runs`` with a metric filter and a metric order over 10,000 runs (p50 ms);
+8 threads logging metrics for 10 s (writes/s). The 10,000 runs are written in-process
+(Maestro: its own services on the server's database; MLflow: its SqlAlchemyStore), which is
+much faster than through either client; the output says so.
+
+    .venv/bin/python bench/tracking.py --backend sqlite --quick
+    .venv/bin/python bench/tracking.py --backend both
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tracking_servers import (  # noqa: E402
+    PG_BASE,
+    Server,
+    create_pg_database,
+    drop_pg_database,
+    start_maestro,
+    start_mlflow,
+    start_stub,
+)
+
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    sequential: int
+    batches: int
+    runs: int
+    search_runs: int
+    searches: int
+    threads: int
+    seconds: float
+
+
+FULL = Sizes(sequential=1000, batches=10, runs=200, search_runs=10_000, searches=30,
+             threads=8, seconds=10.0)
+QUICK = Sizes(sequential=200, batches=3, runs=40, search_runs=1000, searches=10,
+              threads=8, seconds=2.0)
+UNITS = {
+    "log_metric": "ops/s", "log_batch": "metrics/s", "create_runs": "runs/s",
+    "search_p50": "ms", "concurrent": "writes/s",
+}
+
+
+def client_for(server: Server) -> Any:
+    from mlflow import MlflowClient
+
+    if server.token:
+        os.environ["MLFLOW_TRACKING_TOKEN"] = server.token
+    else:
+        os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+    return MlflowClient(tracking_uri=server.url)
+
+
+def bench_log_metric(client: Any, run_id: str, sizes: Sizes) -> float:
+    client.log_metric(run_id, "warmup", 0.0)
+    start = time.perf_counter()
+    for i in range(sizes.sequential):
+        client.log_metric(run_id, "seq", float(i), step=i)
+    return sizes.sequential / (time.perf_counter() - start)
+
+
+def bench_log_batch(client: Any, run_id: str, sizes: Sizes) -> float:
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    start = time.perf_counter()
+    for b in range(sizes.batches):
+        metrics = [Metric(f"b{i % 10}", float(i), now, b * 1000 + i) for i in range(1000)]
+        client.log_batch(run_id, metrics=metrics)
+    return sizes.batches * 1000 / (time.perf_counter() - start)
+
+
+def bench_create_runs(client: Any, experiment_id: str, sizes: Sizes) -> float:
+    from mlflow.entities import Metric, Param
+
+    now = int(time.time() * 1000)
+    start = time.perf_counter()
+    for r in range(sizes.runs):
+        run = client.create_run(experiment_id)
+        client.log_batch(
+            run.info.run_id,
+            params=[Param(f"p{i}", str(r + i)) for i in range(10)],
+            metrics=[Metric(f"m{i}", r / (i + 1), now, 0) for i in range(10)],
+        )
+        client.set_terminated(run.info.run_id)
+    return sizes.runs / (time.perf_counter() - start)
+
+
+def bench_search(client: Any, experiment_id: str, sizes: Sizes) -> float:
+    timings = []
+    for _ in range(sizes.searches):
+        start = time.perf_counter()
+        found = client.search_runs(
+            [experiment_id], filter_string="metrics.score > 0.5",
+            order_by=["metrics.score DESC"], max_results=100,
+        )
+        timings.append((time.perf_counter() - start) * 1000)
+        assert len(found) == 100, len(found)
+    return statistics.median(timings)
+
+
+def bench_concurrent(client: Any, experiment_id: str, sizes: Sizes) -> float:
+    runs = [client.create_run(experiment_id).info.run_id for _ in range(sizes.threads)]
+    counts = [0] * sizes.threads
+    stop = time.perf_counter() + sizes.seconds
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            while time.perf_counter() < stop:
+                client.log_metric(runs[index], "c", float(counts[index]), step=counts[index])
+                counts[index] += 1
+        except BaseException as exc:  # reported after the run
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(sizes.threads)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return sum(counts) / (time.perf_counter() - start)
+
+
+def run_workload(server: Server, sizes: Sizes, populate: Callable[[str], str] | None
+                 ) -> dict[str, float]:
+    client = client_for(server)
+    experiment_id = client.create_experiment(f"bench-{uuid.uuid4().hex[:8]}")
+    run_id = client.create_run(experiment_id).info.run_id
+    results = {
+        "log_metric": bench_log_metric(client, run_id, sizes),
+        "log_batch": bench_log_batch(client, run_id, sizes),
+        "create_runs": bench_create_runs(client, experiment_id, sizes),
+        "concurrent": bench_concurrent(client, experiment_id, sizes),
+    }
+    search_experiment = populate(f"search-{uuid.uuid4().hex[:8]}") if populate else experiment_id
+    results["search_p50"] = bench_search(client, search_experiment, sizes)
+    return results
+
+
+def print_table(backend: str, results: dict[str, dict[str, float]], note: str) -> None:
+    print(f"\n== backend: {backend} ==  ({note})")
+    print(f"{'workload':<14}{'maestro':>12}{'mlflow':>12}{'stub':>12}"
+          f"{'m/mlflow':>10}{'m/stub':>9}  unit")
+    for name, unit in UNITS.items():
+        ours, theirs, floor = (results[s].get(name, float("nan"))
+                               for s in ("maestro", "mlflow", "stub"))
+        if name == "search_p50":  # lower is better: ratios as speed-ups
+            vs_mlflow, vs_stub = theirs / ours, floor / ours
+        else:
+            vs_mlflow, vs_stub = ours / theirs, ours / floor
+        print(f"{name:<14}{ours:>12.1f}{theirs:>12.1f}{floor:>12.1f}"
+              f"{vs_mlflow:>9.2f}x{vs_stub:>8.0%}  {unit}")
+
+
+def bench_backend(backend: str, sizes: Sizes, workdir: Path, only: set[str]) -> None:
+    results: dict[str, dict[str, float]] = {"maestro": {}, "mlflow": {}, "stub": {}}
+    databases: list[str] = []
+    try:
+        for system in ("stub", "maestro", "mlflow"):
+            if system not in only:
+                continue
+            url = None
+            if backend == "postgres" and system != "stub":
+                url, name = create_pg_database(system)
+                databases.append(name)
+            starter = {"stub": start_stub, "maestro": start_maestro, "mlflow": start_mlflow}
+            server = starter[system](workdir / f"{backend}-{system}", url, sizes.search_runs)
+            try:
+                results[system] = run_workload(server, sizes, server.populate)
+            finally:
+                server.stop()
+            print(f"  {system}: {results[system]}", flush=True)
+    finally:
+        for name in databases:
+            drop_pg_database(name)
+    note = ("search data written in-process: Maestro through its services, "
+            "MLflow through its SqlAlchemyStore")
+    print_table(backend, results, note)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="sqlite")
+    parser.add_argument("--quick", action="store_true", help="small counts for a smoke run")
+    parser.add_argument("--only", default="stub,maestro,mlflow",
+                        help="comma-separated systems to run (default: all three)")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    if "postgres" in backends and not PG_BASE:
+        parser.error("PostgreSQL backend needs a server on 127.0.0.1:5432")
+    with tempfile.TemporaryDirectory(prefix="maestro-bench-") as scratch:
+        for backend in backends:
+            bench_backend(backend, sizes, Path(scratch), set(args.only.split(",")))
+
+
+if __name__ == "__main__":
+    main()
