@@ -13,7 +13,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from maestro_ml.bootstrap import Container
-from maestro_ml.serving.prediction_log import PredictionLog, PredictionRecord, new_prediction_id
+from maestro_ml.observability.metrics import register_collector
+from maestro_ml.serving.prediction_log import (
+    PredictionLog,
+    PredictionLogCollector,
+    PredictionRecord,
+    new_prediction_id,
+)
 from maestro_ml.storage.tables import PredictionLogRow
 from tests.factories import Actors
 from tests.model_factories import create_model, make_model_version, sample_rows
@@ -270,6 +276,9 @@ def test_the_log_counters_are_scraped(
 ) -> None:
     _logged(container, tenant)
     container.prediction_log.flush()
+    # Collectors are per process and the latest container's wins: other tests build their
+    # own containers, so put this session container's log back behind the scrape.
+    register_collector(PredictionLogCollector(container.prediction_log))
     # Other tests' predictions keep the session's log writing: the scrape must fall between
     # what had been written before it and what has been written after it.
     before = container.prediction_log.stats()["written"]
