@@ -55,10 +55,15 @@ async def authenticate(
     return principal
 
 
-def require(permission: str) -> Any:
-    """A dependency that authenticates the caller and checks one permission."""
+def require(permission: str, authenticator: Any = authenticate) -> Any:
+    """A dependency that authenticates the caller and checks one permission.
 
-    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    ``authenticator`` is the dependency that yields the principal (a protocol with its own
+    credentials, such as MLflow's HTTP Basic, passes its own).
+    """
+
+    # A default, not an Annotated hint: hints are strings here and could not see ``authenticator``.
+    async def check(principal: Principal = Depends(authenticator)) -> Principal:
         if not principal.can(permission):
             raise PermissionDenied(
                 f"your role '{principal.role.value}' lacks the permission '{permission}'"

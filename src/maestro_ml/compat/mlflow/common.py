@@ -28,9 +28,10 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from maestro_ml.api.deps import require
 from maestro_ml.api.middleware.rate_limit import enforce_principal_limits
 from maestro_ml.auth.principal import Principal
-from maestro_ml.domain.errors import InvalidInput, PermissionDenied, Unauthenticated
+from maestro_ml.domain.errors import InvalidInput, Unauthenticated
 
 MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/")
 API_2 = "/api/2.0/mlflow"
@@ -177,17 +178,7 @@ async def _basic_principal(request: Request, identity: Any, credential: str) -> 
 
 def mlflow_require(permission: str) -> Any:
     """Like ``api.deps.require``, with HTTP Basic accepted as well as Bearer credentials."""
-
-    async def check(principal: Annotated[Principal, Depends(authenticate_mlflow)]) -> Principal:
-        if not principal.can(permission):
-            raise PermissionDenied(
-                f"your role '{principal.role.value}' lacks the permission '{permission}'"
-            )
-        return principal
-
-    check.permission = permission  # type: ignore[attr-defined]
-    check.__name__ = f"mlflow_require_{permission.replace(':', '_')}"
-    return Depends(check)
+    return require(permission, authenticate_mlflow)
 
 
 # -- request fields ---------------------------------------------------------------------
