@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from threading import RLock
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from maestro_ml.domain.errors import AlreadyExists, Conflict, Unavailable
 
+from .database import sqlite_writer_lock
 from .repositories import Repositories
 from .tenancy import TENANT_KEY, TenantSession
 
@@ -26,12 +29,22 @@ class SqlUnitOfWork(Repositories):
         self._factory = factory
         self.tenant_id = tenant_id
         self._write = write
+        self._writer_lock: RLock | None = None
 
     def __enter__(self) -> Self:
         session = self._factory()
         session.info[TENANT_KEY] = self.tenant_id
-        if self._write and session.bind is not None and session.bind.dialect.name == "sqlite":
-            session.connection(execution_options={"sqlite_write": True})
+        bind = session.bind
+        if self._write and isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+            lock = sqlite_writer_lock(bind)
+            lock.acquire()
+            try:
+                session.connection(execution_options={"sqlite_write": True})
+            except BaseException:
+                session.close()
+                lock.release()
+                raise
+            self._writer_lock = lock
         self.session = session
         self.bind_repositories(session)
         return self
@@ -44,7 +57,12 @@ class SqlUnitOfWork(Repositories):
     ) -> None:
         # close() rolls back whatever was not committed and detaches the rows without
         # expiring them, so what a service returns stays readable after the transaction.
-        self.session.close()
+        try:
+            self.session.close()
+        finally:
+            lock, self._writer_lock = self._writer_lock, None
+            if lock is not None:
+                lock.release()
 
     def flush(self) -> None:
         with translate_errors():

@@ -23,6 +23,7 @@ from maestro_ml.domain.search import Clause, OrderKey
 from ..search_sql import apply_order, driving_metric, filter_condition
 from ..tables import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
 from ..tables.tracking import RunInputRow
+from ..tenancy import TENANT_KEY
 from .base import Repository
 
 _PARAMS = ParamRow.__table__
@@ -33,12 +34,16 @@ _INPUTS = RunInputRow.__table__
 ACTIVE, DELETED = "active", "deleted"
 
 # The logging path's statements, built once: a statement built per call is compiled per
-# call too (an upsert's ``excluded`` alone costs more than the insert it guards).
-_STATES = (
-    select(RunRow.lifecycle_stage, ExperimentRow.lifecycle_stage)
-    .join(ExperimentRow, ExperimentRow.id == RunRow.experiment_id)
-    .where(RunRow.id == bindparam("run_id"))
+# call too (an upsert's ``excluded`` alone costs more than the insert it guards). They run
+# on the session's connection, past the ORM's per-statement machinery; the one that reads a
+# tenant-scoped table therefore names the tenant itself (``_states_of``).
+_RUNS, _EXPERIMENTS = RunRow.__table__, ExperimentRow.__table__
+_STATES_ANY_TENANT = (
+    select(_RUNS.c.lifecycle_stage, _EXPERIMENTS.c.lifecycle_stage)
+    .join(_EXPERIMENTS, _EXPERIMENTS.c.id == _RUNS.c.experiment_id)
+    .where(_RUNS.c.id == bindparam("run_id"))
 )
+_STATES = _STATES_ANY_TENANT.where(_RUNS.c.tenant_id == bindparam("tenant_id"))
 _INSERT_METRICS = insert(_METRICS)
 
 
@@ -91,7 +96,13 @@ class RunRepository(Repository[RunRow]):
         """(run stage, experiment stage) of a run of this tenant, or None: one query."""
         if not isinstance(run_id, str) or not run_id:
             return None
-        found = self.session.execute(_STATES, {"run_id": run_id}).first()
+        tenant_id = self.session.info.get(TENANT_KEY)
+        if tenant_id is None:  # system work: any tenant's run
+            found = self.session.connection().execute(
+                _STATES_ANY_TENANT, {"run_id": run_id}).first()
+        else:
+            found = self.session.connection().execute(
+                _STATES, {"run_id": run_id, "tenant_id": tenant_id}).first()
         return None if found is None else (found[0], found[1])
 
     def params_of(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -144,7 +155,7 @@ class RunRepository(Repository[RunRow]):
         if not tags:
             return
         rows = [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
-        self.session.execute(_TAG_UPSERT[self._dialect()], rows)
+        self.session.connection().execute(_TAG_UPSERT[self._dialect()], rows)
 
     def delete_tag(self, run_id: str, key: str) -> bool:
         stmt = delete(_TAGS).where(_TAGS.c.run_id == run_id, _TAGS.c.key == key)
@@ -156,13 +167,14 @@ class RunRepository(Repository[RunRow]):
         rows = [_metric_row(run_id, *metric) for metric in metrics]
         if not rows:
             return
-        self.session.execute(_INSERT_METRICS, rows)
+        connection = self.session.connection()
+        connection.execute(_INSERT_METRICS, rows)
         latest: dict[str, dict[str, Any]] = {}
         for row in rows:  # one row per key: the latest of each key in this call
             held = latest.get(row["key"])
             if held is None or (row["step"], row["timestamp"]) >= (held["step"], held["timestamp"]):
                 latest[row["key"]] = row
-        self.session.execute(_LATEST_UPSERT[self._dialect()], list(latest.values()))
+        connection.execute(_LATEST_UPSERT[self._dialect()], list(latest.values()))
 
     def metric_history(
         self, run_id: str, key: str, *, limit: int, after: tuple[int, int, int] | None = None
