@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from maestro_ml.auth.principal import Principal
@@ -44,6 +45,8 @@ EXPORT_BATCH = 500
 MAX_GROUP = 256
 MAX_QUEUED = 10_000
 _STOP = object()
+GROUP_WINDOW_SECONDS = 0.005
+RECORD_FIELDS = tuple(field.name for field in fields(AuditRecord))
 
 
 def event_fields(row: Any) -> dict[str, Any]:
@@ -114,9 +117,10 @@ class AuditService:
     def _run_writer(self) -> None:
         while True:
             group = [self._queue.get()]
+            deadline = time.monotonic() + GROUP_WINDOW_SECONDS
             while len(group) < MAX_GROUP:
                 try:
-                    group.append(self._queue.get_nowait())
+                    group.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
             events = [(rec, fut) for rec, fut in group if isinstance(rec, AuditRecord)]
@@ -158,11 +162,12 @@ class AuditService:
             events = []
             for record, chain in zip(records, chains, strict=True):
                 seq, prev_hash = heads[chain]
-                fields = {**asdict(record), "chain": chain, "object": dict(record.object or {})}
-                fields.update(seq=seq + 1, prev_hash=prev_hash)
-                fields["hash"] = link_hash(prev_hash, fields)
-                heads[chain] = (seq + 1, fields["hash"])
-                events.append(fields)
+                event = {name: getattr(record, name) for name in RECORD_FIELDS}
+                event.update(chain=chain, object=dict(record.object or {}),
+                             seq=seq + 1, prev_hash=prev_hash)
+                event["hash"] = link_hash(prev_hash, event)
+                heads[chain] = (seq + 1, event["hash"])
+                events.append(event)
             uow.audit.append_events(events)
             for chain, (seq, last_hash) in heads.items():
                 uow.audit.advance_head(chain, seq, last_hash)

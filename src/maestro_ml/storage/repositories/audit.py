@@ -55,21 +55,25 @@ class AuditRepository(Repository[AuditEventRow]):
 
     def lock_chain(self, chain: str, genesis: str) -> tuple[int, str]:
         """(last seq, last hash) of the chain, its head created when missing and locked
-        until commit: ``lock_head`` in Core statements, for the group-commit path."""
-        dialect = self.session.get_bind().dialect.name
-        self.session.execute(
-            _CREATE_HEAD[dialect], {"chain": chain, "last_seq": 0, "last_hash": genesis}
-        )
-        seq, last_hash = self.session.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one()
-        return int(seq), str(last_hash)
+        until commit: ``lock_head`` in Core statements on the connection, for the
+        group-commit path (one statement once the chain exists)."""
+        connection = self.session.connection()
+        found = connection.execute(_HEAD_FOR_UPDATE, {"chain": chain}).first()
+        if found is None:
+            dialect = connection.dialect.name
+            connection.execute(
+                _CREATE_HEAD[dialect], {"chain": chain, "last_seq": 0, "last_hash": genesis}
+            )
+            found = connection.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one()
+        return int(found[0]), str(found[1])
 
     def append_events(self, events: Sequence[dict[str, Any]]) -> None:
         """Insert linked events (every column but ``id``, which is generated)."""
         if events:
-            self.session.execute(_INSERT_EVENTS, list(events))
+            self.session.connection().execute(_INSERT_EVENTS, list(events))
 
     def advance_head(self, chain: str, seq: int, last_hash: str) -> None:
-        self.session.execute(
+        self.session.connection().execute(
             _ADVANCE_HEAD, {"head_chain": chain, "head_seq": seq, "head_hash": last_hash}
         )
 
