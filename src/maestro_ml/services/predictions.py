@@ -14,9 +14,11 @@ shadow queue, and the prediction goes to the prediction log (sampled).
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,8 @@ from maestro_ml.serving.variant_stats import VariantStats
 from .ensembles import load_composite
 from .ports import ArtifactStore, UnitOfWorkFactory
 from .serving_routes import build_route
+
+log = logging.getLogger("maestro_ml.serving")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class PredictionService:
         self._cache = model_cache
         self._loader = loader
         self._routes = route_table
+        self._refresher = ThreadPoolExecutor(1, thread_name_prefix="maestro-route-refresh")
         self._max_rows = max_rows
         self.prediction_log = prediction_log
         self.shadow = shadow or ShadowRunner()
@@ -111,11 +116,24 @@ class PredictionService:
         """The deployment's route: from the table, or resolved in the tenant and cached."""
         cached = self._routes.get(tenant_id, id_or_name)
         if cached is not None:
+            if self._routes.claim_refresh(tenant_id, id_or_name):  # due: rebuilt off-path
+                self._refresher.submit(self._refresh_route, tenant_id, id_or_name)
             return cached
+        return self._load_route(tenant_id, id_or_name)
+
+    def _load_route(self, tenant_id: str, id_or_name: str) -> Route:
         with self._uow.for_tenant(tenant_id, write=False) as uow:
             route = build_route(uow, self._artifacts, tenant_id, id_or_name, validator_for)
         self._routes.put(route)
         return route
+
+    def _refresh_route(self, tenant_id: str, id_or_name: str) -> None:
+        try:
+            self._load_route(tenant_id, id_or_name)
+        except NotFound:  # deleted meanwhile: its requests get their 404 from now on
+            self._routes.discard(tenant_id, id_or_name, broadcast=False)
+        except Exception:  # the entry lapses at its expiry and the next request reloads it
+            log.warning("could not refresh the route of %s", id_or_name, exc_info=True)
 
     def forget_route(self, tenant_id: str, deployment_id: str, name: str | None = None) -> None:
         """Drop the cached route of a deployment that changed, so the next call re-reads it."""

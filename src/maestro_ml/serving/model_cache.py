@@ -21,6 +21,7 @@ from typing import Generic, Protocol, TypeVar
 
 from maestro_ml.observability.metrics import observe_model_cache, set_model_cache_bytes
 
+from .heap import freeze_long_lived
 from .loop_bridge import in_bridge, wait_for
 
 
@@ -154,6 +155,7 @@ class ModelCache(Generic[V]):
             self._loads += 1
             del self._flights[key]
             self._insert(key, value, size)
+        freeze_long_lived(collect=False)  # the model's objects: out of full GC passes
         flight.value = value
         flight.done.set()
         return value

@@ -5,9 +5,14 @@ tenant is part of every key and tenant B's key can never reach tenant A's route.
 stored under both the deployment's id and its name.
 
 Entries live ``ttl_seconds`` (a few seconds): changes made by this process invalidate the
-deployment's entries at once. With a broadcaster attached (``serving.route_invalidation``,
-through Redis), every other replica drops them too within milliseconds; the lifetime stays
-as the safety net for a message lost while Redis was unreachable.
+deployment's entries at once. A route in use is refreshed ahead of its expiry: past
+``REFRESH_AFTER`` of its lifetime, ``claim_refresh`` answers True to exactly one caller,
+who rebuilds it in the background while every request keeps the current one — so a busy
+deployment's entry never lapses and its requests never miss together (a miss costs a
+database read in a worker thread, and dozens of them at once stall the event loop).
+With a broadcaster attached (``serving.route_invalidation``, through Redis), every other
+replica drops them too within milliseconds; the lifetime stays as the safety net for a
+message lost while Redis was unreachable.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from typing import Any
 from maestro_ml.domain.signature import SignatureValidator
 
 MAX_ENTRIES = 100_000
+REFRESH_AFTER = 0.8
+"""Fraction of an entry's lifetime after which one caller is asked to refresh it."""
+_CLAIMED = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +81,8 @@ class RouteTable:
     ) -> None:
         self.ttl_seconds = ttl_seconds
         self._clock = clock
-        self._routes: dict[tuple[str, str], tuple[Route, float]] = {}
+        # key -> (route, expires at, refresh due at; inf once a refresh is claimed)
+        self._routes: dict[tuple[str, str], tuple[Route, float, float]] = {}
         # (tenant_id, deployment_id) -> the keys that route to it, for invalidation.
         self._keys_of: dict[tuple[str, str], set[tuple[str, str]]] = {}
         self._lock = threading.Lock()
@@ -91,9 +100,24 @@ class RouteTable:
             return None
         return entry[0]
 
+    def claim_refresh(self, tenant_id: str, id_or_name: str) -> bool:
+        """True for the one caller that should rebuild this live entry now (it is due)."""
+        key = (tenant_id, id_or_name)
+        entry = self._routes.get(key)
+        if entry is None or entry[2] > self._clock():
+            return False
+        with self._lock:
+            entry = self._routes.get(key)
+            if entry is None or entry[2] > self._clock():
+                return False
+            self._routes[key] = (entry[0], entry[1], _CLAIMED)
+            return True
+
     def put(self, route: Route) -> None:
         """Remember ``route`` under its deployment's id and name."""
-        expires = self._clock() + self.ttl_seconds
+        now = self._clock()
+        expires = now + self.ttl_seconds
+        refresh = now + self.ttl_seconds * REFRESH_AFTER
         keys = {(route.tenant_id, route.deployment_id), (route.tenant_id, route.deployment_name)}
         with self._lock:
             if len(self._routes) >= MAX_ENTRIES:
@@ -101,7 +125,7 @@ class RouteTable:
                 self._keys_of.clear()
             self._drop(route.tenant_id, route.deployment_id)
             for key in keys:
-                self._routes[key] = (route, expires)
+                self._routes[key] = (route, expires, refresh)
             self._keys_of[(route.tenant_id, route.deployment_id)] = keys
 
     def invalidate(self, tenant_id: str, deployment_id: str, *, broadcast: bool = True) -> None:

@@ -68,3 +68,22 @@ def test_put_replaces_the_previous_route_of_a_deployment():
     table.put(route(version=2))
 
     assert table.get("t1", "d1").version == 2 and len(table) == 2
+
+
+def test_one_caller_is_asked_to_refresh_a_route_before_it_expires():
+    clock = Clock()
+    table = RouteTable(5.0, clock=clock)
+    table.put(route())
+    assert not table.claim_refresh("t1", "churn")  # fresh
+    clock.now += 4.1  # past 80% of its lifetime, still live
+    assert table.get("t1", "churn") is not None
+    assert table.claim_refresh("t1", "churn")
+    assert not table.claim_refresh("t1", "churn")  # claimed once; others keep serving it
+    assert table.get("t1", "churn") is not None
+    table.put(route(version=2))  # the refresh lands: a new lifetime, claimable again later
+    clock.now += 4.1
+    assert table.get("t1", "churn").version == 2
+    assert table.claim_refresh("t1", "churn")
+    clock.now += 1.0
+    assert table.get("t1", "churn") is None  # a refresh that never lands: it still expires
+    assert not table.claim_refresh("t1", "churn")
