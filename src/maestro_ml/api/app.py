@@ -10,7 +10,9 @@ from fastapi.routing import APIRoute
 
 from maestro_ml.observability.metrics import active_metrics
 from maestro_ml.observability.slo_metrics import install_slo_gauges
+from maestro_ml.serving.heap import freeze_long_lived
 
+from .direct_dispatch import install_direct_dispatch
 from .errors import install_error_handlers
 from .middleware.audit import AuditMiddleware
 from .middleware.body_limit import BodyLimitMiddleware
@@ -36,6 +38,7 @@ def create_app(container: Container) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container.start_background()
+        freeze_long_lived()  # imports and start-up state: out of the collector's full passes
         try:
             yield
         finally:
@@ -81,6 +84,7 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(TracingMiddleware)
     for router in all_routers():
         app.include_router(router)
+    install_direct_dispatch(app)  # plain routes skip FastAPI's matching and dependency solving
     install_security(app, settings)  # last: CORS, host check, then headers outermost
     # SLO and secret-expiry gauges on the live /metrics registry
     install_slo_gauges(container.slos.all_statuses, container.slos.earliest_api_key_expiry)
