@@ -77,6 +77,22 @@ def create_pg_database(system: str) -> tuple[str, str]:
     return make_url(PG_BASE).set(database=name).render_as_string(hide_password=False), name
 
 
+def refresh_statistics(database_url: str) -> None:
+    """ANALYZE a PostgreSQL database just loaded in bulk, as autovacuum would within a minute.
+
+    Both systems' search data are written seconds before they are searched; without
+    statistics the planner takes each table for empty and may pick a plan that walks every
+    run. Applied to Maestro's and MLflow's databases alike; SQLite is left as it is.
+    """
+    if not database_url.startswith("postgresql"):
+        return
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                           isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("ANALYZE"))
+    engine.dispose()
+
+
 def drop_pg_database(name: str) -> None:
     admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -134,6 +150,7 @@ def populate_maestro(database_url: str, workdir: Path, secret: str, key: str, na
                 metrics=[{"key": "score", "value": (i * 7919 % count) / count, "step": 0}],
                 params=[{"key": "i", "value": str(i)}, {"key": "mod", "value": str(i % 10)}],
             )
+        refresh_statistics(database_url)
         return str(experiment.id)
     finally:
         container.close()
@@ -177,6 +194,7 @@ def populate_mlflow(store_uri: str, workdir: Path, name: str, count: int) -> str
             metrics=[Metric("score", (i * 7919 % count) / count, now, 0)],
             params=[Param("i", str(i)), Param("mod", str(i % 10))], tags=[],
         )
+    refresh_statistics(store_uri)
     return str(experiment_id)
 
 
