@@ -188,6 +188,13 @@ def test_run_write_errors_and_limits(client: TestClient, writer: dict[str, str])
         ("log-metric", {"run_id": run_id, "key": "../m", "value": 1}),
         ("log-metric", {"key": "m", "value": 1}),
         ("set-tag", {"run_id": run_id, "key": "k", "value": "x" * 8001}),
+        # a batch checks each distinct key once: a key that is no string is still refused,
+        # and a bad key after a good one fails the whole batch
+        ("log-batch", {"run_id": run_id, "metrics": [
+            {"key": "m", "value": 1, "timestamp": 1}, {"key": ["m"], "value": 1, "timestamp": 1}]}),
+        ("log-batch", {"run_id": run_id, "metrics": [
+            {"key": "ok", "value": 1, "timestamp": 1},
+            {"key": "../m", "value": 1, "timestamp": 1}]}),
     ]
     for endpoint, body in bad:
         response = client.post(f"{API}/runs/{endpoint}", json=body, headers=writer)

@@ -122,8 +122,10 @@ class RunDataService:
         _check_limit("params", len(params), MAX_BATCH_PARAMS)
         _check_limit("tags", len(tags), MAX_BATCH_TAGS)
         now = now_ms()
+        valid_keys: set[str] = set()  # a batch repeats a few keys: each is checked once
         checked_metrics = [
-            _metric(m.get("key"), m.get("value"), m.get("step"), m.get("timestamp"), now)
+            _metric(m.get("key"), m.get("value"), m.get("step"), m.get("timestamp"), now,
+                    valid_keys)
             for m in metrics
         ]
         checked_params = _unique_params(params)
@@ -203,8 +205,14 @@ def _dataset_input(item: Mapping[str, Any]) -> dict[str, Any]:
     return checked
 
 
-def _metric(key: Any, value: Any, step: Any, timestamp: Any, now: int) -> MetricValue:
-    key = validate_key(key, "metric")
+def _metric(
+    key: Any, value: Any, step: Any, timestamp: Any, now: int,
+    valid_keys: set[str] | None = None,
+) -> MetricValue:
+    if valid_keys is None or not isinstance(key, str) or key not in valid_keys:
+        key = validate_key(key, "metric")
+        if valid_keys is not None:
+            valid_keys.add(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(f"value of metric '{key}' must be a number", field="value")
     try:

@@ -45,6 +45,14 @@ _STATES_ANY_TENANT = (
 )
 _STATES = _STATES_ANY_TENANT.where(_RUNS.c.tenant_id == bindparam("tenant_id"))
 _INSERT_METRICS = insert(_METRICS)
+# A metric batch on SQLite goes to the driver's executemany as plain tuples: SQLAlchemy's
+# per-row parameter processing costs more than SQLite's insert of the row itself. The text
+# is compiled from the same statement once, so it follows the table definition.
+_SQLITE_METRICS_COMPILED = _INSERT_METRICS.compile(
+    dialect=sqlite.dialect(), column_keys=["run_id", "key", "value", "is_nan", "step", "timestamp"]
+)
+_SQLITE_INSERT_METRICS = _SQLITE_METRICS_COMPILED.string
+_METRIC_COLUMNS = tuple(_SQLITE_METRICS_COMPILED.positiontup or ())  # placeholder order
 
 
 def _dialect_module(dialect: str) -> Any:
@@ -168,7 +176,11 @@ class RunRepository(Repository[RunRow]):
         if not rows:
             return
         connection = self.session.connection()
-        connection.execute(_INSERT_METRICS, rows)
+        if connection.dialect.name == "sqlite":  # the driver's executemany, rows as tuples
+            connection.exec_driver_sql(
+                _SQLITE_INSERT_METRICS, [tuple(row[c] for c in _METRIC_COLUMNS) for row in rows])
+        else:  # PostgreSQL: SQLAlchemy's multi-VALUES batches beat row-by-row executemany
+            connection.execute(_INSERT_METRICS, rows)
         latest: dict[str, dict[str, Any]] = {}
         for row in rows:  # one row per key: the latest of each key in this call
             held = latest.get(row["key"])
