@@ -229,3 +229,37 @@ def test_a_failed_login_records_the_attempted_account_in_the_platform_chain(
                if e["request_id"] == response.headers["x-request-id"]]
     assert (event["actor_email"], event["outcome"], event["route"]) == (
         email, "denied", "/api/v1/auth/token")
+
+
+def test_appending_run_data_is_recorded_once_per_window_other_writes_every_time(
+    client: TestClient, tenant: Actors
+):
+    headers = tenant.headers("data_scientist")
+    experiment = client.post("/api/v1/experiments", json={"name": unique("exp")}, headers=headers)
+    runs = [client.post("/api/v1/runs", json={"experiment_id": experiment.json()["id"]},
+                        headers=headers).json()["id"] for _ in range(2)]
+    first, second = runs
+    for step in range(5):
+        logged = client.post(f"/api/v1/runs/{first}/metrics",
+                             json={"key": "loss", "value": 1.0 / (step + 1), "step": step},
+                             headers=headers)
+        assert logged.status_code == 201
+    for key in ("lr", "depth"):
+        assert client.post(f"/api/v1/runs/{first}/params", json={"key": key, "value": "1"},
+                           headers=headers).status_code == 201
+    for value in ("a", "b"):
+        assert client.post(f"/api/v1/runs/{first}/tags", json={"key": "t", "value": value},
+                           headers=headers).status_code == 201
+    assert client.post(f"/api/v1/runs/{second}/metrics", json={"key": "loss", "value": 0.5},
+                       headers=headers).status_code == 201
+
+    routes = [e["route"] for e in events(client, tenant, object_id=first)]
+    assert sorted(routes) == [  # the run's creation, then what was done to it
+        "/api/v1/runs", "/api/v1/runs/{run_id}/metrics", "/api/v1/runs/{run_id}/params",
+        "/api/v1/runs/{run_id}/tags", "/api/v1/runs/{run_id}/tags",
+    ]
+    assert sorted(e["route"] for e in events(client, tenant, object_id=second)) == [
+        "/api/v1/runs", "/api/v1/runs/{run_id}/metrics"
+    ]
+    history = client.get(f"/api/v1/runs/{first}/metrics/loss/history", headers=headers).json()
+    assert [m["step"] for m in history["items"]] == [0, 1, 2, 3, 4]  # every value was written

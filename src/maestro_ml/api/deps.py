@@ -75,6 +75,17 @@ def require(permission: str, authenticator: Any = authenticate) -> Any:
     return Depends(check)
 
 
+# A route appending data to a run (metrics, params, inputs) is audited once per client,
+# actor and path in this window, not once per call (``middleware.audit``).
+RUN_DATA_AUDIT_WINDOW_SECONDS = 60.0
+
+
+def appends_run_data(endpoint: Any) -> Any:
+    """Mark a route whose successful calls append data to a run (see the window above)."""
+    endpoint.audit_window = RUN_DATA_AUDIT_WINDOW_SECONDS
+    return endpoint
+
+
 def page_size(
     request: Request, limit: Annotated[int | None, Query(description="page size")] = None
 ) -> int:

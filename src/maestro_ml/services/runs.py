@@ -114,8 +114,7 @@ class RunService:
         start = now_ms() if start_time is None else validate_int64(start_time, "start_time")
         checked_tags = validate_tags(tags)
         with self._uow.for_tenant(principal.tenant_id) as uow:
-            experiment = uow.experiments.get(experiment_id)
-            if experiment.lifecycle_stage != ACTIVE:
+            if uow.experiments.lifecycle_stage(experiment_id) != ACTIVE:
                 raise Conflict(
                     f"experiment '{experiment_id}' is deleted; restore it before adding runs"
                 )
@@ -136,7 +135,7 @@ class RunService:
 
     def get_run(self, principal: Principal, run_id: str) -> RunDetails:
         with self._uow.for_tenant(principal.tenant_id, write=False) as uow:
-            return details_of(uow, [uow.runs.get(run_id)])[0]
+            return details_of(uow, [uow.runs.read(run_id)])[0]
 
     def update_run(
         self,

@@ -5,9 +5,13 @@ echoed on the response. After the response has been sent, the middleware decides
 it is an audit event: a successful write (POST/PUT/PATCH/DELETE), a refused attempt
 (401/403/429) or a server error on a write. Successful predictions are not state changes
 and are skipped, so the serving hot path pays nothing but a few dictionary look-ups.
-The event is submitted to the audit service's group commit and awaited after the
-response has gone out (the client is not kept waiting, and the request's cycle ends only
-once its event is durable); a failure to write it is logged and never changes the response.
+Routes that append data to a run (metrics, params, dataset inputs, marked with
+``deps.appends_run_data``) are recorded once per client, actor and path in their
+``audit_window``: a training loop logging thousands of points leaves one event a minute
+showing who wrote where, not one chained event per point. An event is submitted to the
+audit service's group commit and awaited after the response has gone out (the client is
+not kept waiting, and the request's cycle ends only once its event is durable); a failure
+to write it is logged and never changes the response.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ MAX_CAPTURED_BODY = 64 * 1024
 # A flood of throttled requests must not become a flood of audit writes: one 429 event per
 # client, route and actor in this window is evidence enough.
 THROTTLED_EVENT_WINDOW_SECONDS = 10.0
+MAX_REMEMBERED_KEYS = 10_000
 
 
 class AuditMiddleware:
@@ -49,7 +54,7 @@ class AuditMiddleware:
         self.record = record
         self.permission_of = permission_of
         self._permissions: dict[int, str | None] = {}
-        self._throttled_seen: dict[tuple[Any, ...], float] = {}
+        self._seen: dict[tuple[Any, ...], float] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -98,7 +103,10 @@ class AuditMiddleware:
             outcome = "success"
         else:  # a refused write (404, 409, 422 ...) changed nothing and denied nothing
             return
-        if status == 429 and self._recently_throttled(scope):
+        if status == 429 and self._seen_within(scope, "throttled", THROTTLED_EVENT_WINDOW_SECONDS):
+            return
+        window = getattr(getattr(route, "endpoint", None), "audit_window", None)
+        if outcome == "success" and window and self._seen_within(scope, "run data", window):
             return
         try:
             record = _record(scope, route, permission, outcome, status, body, request_id)
@@ -106,17 +114,19 @@ class AuditMiddleware:
         except Exception:  # the audit trail must never break the response
             log.exception("could not write the audit event of request %s", request_id)
 
-    def _recently_throttled(self, scope: Scope) -> bool:
+    def _seen_within(self, scope: Scope, kind: str, window: float) -> bool:
+        """Whether this client, actor and path had an event of this kind within ``window``
+        seconds; remembers this one otherwise."""
         principal = scope.get("state", {}).get("principal")
         client = scope.get("client")
-        key = (client[0] if client else None, scope.get("path"),
+        key = (kind, client[0] if client else None, scope.get("method"), scope.get("path"),
                principal.api_key_id or principal.user_id if principal else None)
         clock = time.monotonic()
-        if clock - self._throttled_seen.get(key, float("-inf")) < THROTTLED_EVENT_WINDOW_SECONDS:
+        if clock - self._seen.get(key, float("-inf")) < window:
             return True
-        if len(self._throttled_seen) > 10_000:
-            self._throttled_seen.clear()
-        self._throttled_seen[key] = clock
+        if len(self._seen) > MAX_REMEMBERED_KEYS:
+            self._seen.clear()
+        self._seen[key] = clock
         return False
 
     def _permission(self, route: Any) -> str | None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from maestro_ml.auth.principal import Principal
 from maestro_ml.domain.pagination import clamp_page_size
 
-from ..deps import ContainerDep, Cursor, PageSize, require
+from ..deps import ContainerDep, Cursor, PageSize, appends_run_data, require
 from ..schemas.common import Page, page_of
 from ..schemas.tracking import (
     BatchIn,
@@ -104,6 +104,7 @@ def restore_run(
 
 
 @router.post("/{run_id}/params", response_model=ParamIn, status_code=201)
+@appends_run_data
 def log_param(
     run_id: str, body: ParamIn, container: ContainerDep,
     principal: Annotated[Principal, require("runs:write")],
@@ -113,6 +114,7 @@ def log_param(
 
 
 @router.post("/{run_id}/metrics", response_model=MetricRead, status_code=201)
+@appends_run_data
 def log_metric(
     run_id: str, body: MetricIn, container: ContainerDep,
     principal: Annotated[Principal, require("runs:write")],
@@ -142,6 +144,7 @@ def delete_tag(
 
 
 @router.post("/{run_id}/batch", response_model=BatchRead)
+@appends_run_data
 def log_batch(
     run_id: str, body: BatchIn, container: ContainerDep,
     principal: Annotated[Principal, require("runs:write")],

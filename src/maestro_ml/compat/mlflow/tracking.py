@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from maestro_ml.api.deps import ContainerDep
+from maestro_ml.api.deps import ContainerDep, appends_run_data
 from maestro_ml.auth.principal import Principal
 from maestro_ml.domain.errors import InvalidInput
 from maestro_ml.domain.tracking import generated_name
@@ -80,6 +80,7 @@ def restore_run(body: MlflowBody, container: ContainerDep, principal: Deleter) -
 
 
 @router.post(f"{API_2}/runs/log-metric")
+@appends_run_data
 def log_metric(body: MlflowBody, container: ContainerDep, principal: Writer) -> Response:
     container.run_data.log_metric(
         principal, body.run_id(), body.string("key", required=True),
@@ -90,6 +91,7 @@ def log_metric(body: MlflowBody, container: ContainerDep, principal: Writer) -> 
 
 
 @router.post(f"{API_2}/runs/log-parameter")
+@appends_run_data
 def log_parameter(body: MlflowBody, container: ContainerDep, principal: Writer) -> Response:
     container.run_data.log_param(
         principal, body.run_id(), body.string("key", required=True),
@@ -115,6 +117,7 @@ def delete_tag(body: MlflowBody, container: ContainerDep, principal: Writer) -> 
 
 
 @router.post(f"{API_2}/runs/log-batch")
+@appends_run_data
 def log_batch(body: MlflowBody, container: ContainerDep, principal: Writer) -> Response:
     metrics = [
         {
@@ -135,6 +138,7 @@ def log_batch(body: MlflowBody, container: ContainerDep, principal: Writer) -> R
 
 
 @router.post(f"{API_2}/runs/log-inputs")
+@appends_run_data
 def log_inputs(body: MlflowBody, container: ContainerDep, principal: Writer) -> Response:
     datasets = []
     for item in body.objects("datasets"):

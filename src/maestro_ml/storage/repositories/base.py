@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from maestro_ml.domain.errors import InvalidInput, NotFound
 from maestro_ml.domain.pagination import decode_cursor, encode_cursor
+
+from ..tenancy import TENANT_KEY
 
 T = TypeVar("T")
 RowT = TypeVar("RowT")
@@ -25,6 +27,18 @@ RowT = TypeVar("RowT")
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+
+_BY_ID: dict[type, Select[Any]] = {}
+
+
+def _by_id(row: type) -> Select[Any]:
+    """``select(row).where(row.id == :ident)``, built once per table: building a statement
+    costs as much as running a cached one (the tenant filter is still added per execution)."""
+    stmt = _BY_ID.get(row)
+    if stmt is None:
+        stmt = _BY_ID[row] = select(row).where(row.id == bindparam("ident"))  # type: ignore[attr-defined]
+    return stmt
 
 
 class Repository(Generic[RowT]):
@@ -48,7 +62,21 @@ class Repository(Generic[RowT]):
     def find(self, ident: str) -> RowT | None:
         if not isinstance(ident, str) or not ident:
             return None
-        return self.session.scalars(select(self.row).where(self.row.id == ident)).first()
+        return self.session.scalars(_by_id(self.row), {"ident": ident}).first()
+
+    def first_scoped(self, scoped: Any, any_tenant: Any, params: dict[str, Any]) -> Any:
+        """The first row of a prebuilt Core statement, in this session's tenant.
+
+        Core statements on the connection skip the ORM's per-statement work (the hot
+        tracking paths), and with it the session's tenant filter, so each comes in two
+        forms: ``scoped`` filters on ``tenant_id = :tenant_id`` (bound here, from the
+        session), ``any_tenant`` serves system work, which has no tenant.
+        """
+        tenant_id = self.session.info.get(TENANT_KEY)
+        if tenant_id is None:
+            return self.session.connection().execute(any_tenant, params).first()
+        return self.session.connection().execute(
+            scoped, {**params, "tenant_id": tenant_id}).first()
 
     def get_by_name(self, name: str) -> RowT:
         found = self.session.scalars(select(self.row).where(self.row.name == name)).first()

@@ -15,15 +15,27 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, tuple_
+from sqlalchemy import (
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
+from maestro_ml.domain.errors import NotFound
 from maestro_ml.domain.search import Clause, OrderKey
 
 from ..search_sql import apply_order, driving_metric, filter_condition
 from ..tables import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
 from ..tables.tracking import RunInputRow
-from ..tenancy import TENANT_KEY
 from .base import Repository
 
 _PARAMS = ParamRow.__table__
@@ -35,8 +47,8 @@ ACTIVE, DELETED = "active", "deleted"
 
 # The logging path's statements, built once: a statement built per call is compiled per
 # call too (an upsert's ``excluded`` alone costs more than the insert it guards). They run
-# on the session's connection, past the ORM's per-statement machinery; the one that reads a
-# tenant-scoped table therefore names the tenant itself (``_states_of``).
+# on the session's connection, past the ORM's per-statement machinery; those that read the
+# tenant-scoped runs table therefore name the tenant themselves (``first_scoped``).
 _RUNS, _EXPERIMENTS = RunRow.__table__, ExperimentRow.__table__
 _STATES_ANY_TENANT = (
     select(_RUNS.c.lifecycle_stage, _EXPERIMENTS.c.lifecycle_stage)
@@ -44,6 +56,8 @@ _STATES_ANY_TENANT = (
     .where(_RUNS.c.id == bindparam("run_id"))
 )
 _STATES = _STATES_ANY_TENANT.where(_RUNS.c.tenant_id == bindparam("tenant_id"))
+_RUN_ANY_TENANT = select(_RUNS).where(_RUNS.c.id == bindparam("run_id"))
+_RUN = _RUN_ANY_TENANT.where(_RUNS.c.tenant_id == bindparam("tenant_id"))
 _INSERT_METRICS = insert(_METRICS)
 # A metric batch on SQLite goes to the driver's executemany as plain tuples: SQLAlchemy's
 # per-row parameter processing costs more than SQLite's insert of the row itself. The text
@@ -53,6 +67,30 @@ _SQLITE_METRICS_COMPILED = _INSERT_METRICS.compile(
 )
 _SQLITE_INSERT_METRICS = _SQLITE_METRICS_COMPILED.string
 _METRIC_COLUMNS = tuple(_SQLITE_METRICS_COMPILED.positiontup or ())  # placeholder order
+
+
+def _build_pg_unnest_insert() -> Any:
+    """``INSERT ... SELECT :run_id, * FROM unnest(arrays)``: a batch as one array per column.
+
+    psycopg's executemany sends one INSERT per row; this is one statement whatever the
+    batch size, and its text never changes, so the server plans it once. The run id is
+    one scalar; keys travel as ``text[]`` (a cast to ``varchar(n)[]`` would truncate
+    where the column must refuse).
+    """
+    arrays = [
+        cast(bindparam(name), postgresql.ARRAY(
+            Text() if isinstance(_METRICS.c[name].type, String) else _METRICS.c[name].type))
+        for name in _PG_ARRAY_COLUMNS
+    ]
+    source = func.unnest(*arrays).table_valued(*_PG_ARRAY_COLUMNS).render_derived()
+    run_id = cast(bindparam("run_id"), _METRICS.c.run_id.type)
+    return insert(_METRICS).from_select(
+        ["run_id", *_PG_ARRAY_COLUMNS], select(run_id, *[source.c[n] for n in _PG_ARRAY_COLUMNS])
+    )
+
+
+_PG_ARRAY_COLUMNS = ("key", "value", "is_nan", "step", "timestamp")
+_PG_INSERT_METRICS = _build_pg_unnest_insert()
 
 
 def _dialect_module(dialect: str) -> Any:
@@ -84,6 +122,21 @@ _LATEST_UPSERT = {name: _build_latest_upsert(name) for name in ("sqlite", "postg
 _TAG_UPSERT = {name: _build_tag_upsert(name) for name in ("sqlite", "postgresql")}
 
 
+def _of_runs(table: Any, *columns: Any) -> Any:
+    """A child table's columns for a list of runs, built once (``run_ids`` expands)."""
+    return select(*columns).where(table.c.run_id.in_(bindparam("run_ids", expanding=True)))
+
+
+_PARAMS_OF = _of_runs(_PARAMS, _PARAMS.c.run_id, _PARAMS.c.key, _PARAMS.c.value)
+_TAGS_OF = _of_runs(_TAGS, _TAGS.c.run_id, _TAGS.c.key, _TAGS.c.value)
+_LATEST_OF = _of_runs(_LATEST, _LATEST.c.run_id, _LATEST.c.key, _LATEST.c.value,
+                      _LATEST.c.is_nan)
+_INPUTS_OF = _of_runs(
+    _INPUTS, _INPUTS.c.run_id, _INPUTS.c.name, _INPUTS.c.digest, _INPUTS.c.source_type,
+    _INPUTS.c.source, _INPUTS.c.dataset_schema, _INPUTS.c.profile, _INPUTS.c.tags,
+).order_by(_INPUTS.c.id)
+
+
 @dataclass(frozen=True, slots=True)
 class StoredMetric:
     """One logged metric value as read back (NaN restored)."""
@@ -104,42 +157,41 @@ class RunRepository(Repository[RunRow]):
         """(run stage, experiment stage) of a run of this tenant, or None: one query."""
         if not isinstance(run_id, str) or not run_id:
             return None
-        tenant_id = self.session.info.get(TENANT_KEY)
-        if tenant_id is None:  # system work: any tenant's run
-            found = self.session.connection().execute(
-                _STATES_ANY_TENANT, {"run_id": run_id}).first()
-        else:
-            found = self.session.connection().execute(
-                _STATES, {"run_id": run_id, "tenant_id": tenant_id}).first()
+        found = self.first_scoped(_STATES, _STATES_ANY_TENANT, {"run_id": run_id})
         return None if found is None else (found[0], found[1])
 
+    def read(self, run_id: str) -> Any:
+        """A run of this tenant as a read-only row (the run's columns as attributes)."""
+        found = (self.first_scoped(_RUN, _RUN_ANY_TENANT, {"run_id": run_id})
+                 if isinstance(run_id, str) else None)
+        if found is None:
+            raise NotFound.of(self.kind, run_id)
+        return found
+
     def params_of(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
-        return self._key_values(_PARAMS, run_ids)
+        return self._key_values(_PARAMS_OF, run_ids)
 
     def tags_of(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
-        return self._key_values(_TAGS, run_ids)
+        return self._key_values(_TAGS_OF, run_ids)
 
     def metrics_of(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
         """Latest value of every metric of each run."""
         result: dict[str, dict[str, float]] = {run_id: {} for run_id in run_ids}
-        if not run_ids:
-            return result
-        stmt = select(_LATEST.c.run_id, _LATEST.c.key, _LATEST.c.value, _LATEST.c.is_nan).where(
-            _LATEST.c.run_id.in_(run_ids)
-        )
-        for run_id, key, value, is_nan in self.session.execute(stmt):
-            result[run_id][key] = math.nan if is_nan else value
+        if run_ids:
+            for run_id, key, value, is_nan in self._children(_LATEST_OF, run_ids):
+                result[run_id][key] = math.nan if is_nan else value
         return result
 
-    def _key_values(self, table: Any, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    def _key_values(self, stmt: Any, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         result: dict[str, dict[str, str]] = {run_id: {} for run_id in run_ids}
         if run_ids:
-            stmt = select(table.c.run_id, table.c.key, table.c.value).where(
-                table.c.run_id.in_(run_ids)
-            )
-            for run_id, key, value in self.session.execute(stmt):
+            for run_id, key, value in self._children(stmt, run_ids):
                 result[run_id][key] = value
         return result
+
+    def _children(self, stmt: Any, run_ids: Sequence[str]) -> Any:
+        """Rows of a child table for runs found through the tenant-scoped session."""
+        return self.session.connection().execute(stmt, {"run_ids": list(run_ids)})
 
     # -- params ---------------------------------------------------------------------------
     def add_params(self, run_id: str, params: dict[str, str]) -> dict[str, str]:
@@ -179,8 +231,11 @@ class RunRepository(Repository[RunRow]):
         if connection.dialect.name == "sqlite":  # the driver's executemany, rows as tuples
             connection.exec_driver_sql(
                 _SQLITE_INSERT_METRICS, [tuple(row[c] for c in _METRIC_COLUMNS) for row in rows])
-        else:  # PostgreSQL: SQLAlchemy's multi-VALUES batches beat row-by-row executemany
-            connection.execute(_INSERT_METRICS, rows)
+        elif len(rows) == 1:
+            connection.execute(_INSERT_METRICS, rows[0])
+        else:  # PostgreSQL: one unnest statement, not one INSERT per row
+            arrays = {c: [row[c] for row in rows] for c in _PG_ARRAY_COLUMNS}
+            connection.execute(_PG_INSERT_METRICS, {"run_id": run_id, **arrays})
         latest: dict[str, dict[str, Any]] = {}
         for row in rows:  # one row per key: the latest of each key in this call
             held = latest.get(row["key"])
@@ -215,12 +270,7 @@ class RunRepository(Repository[RunRow]):
     def inputs_of(self, run_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         result: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
         if run_ids:
-            c = _INPUTS.c
-            stmt = select(
-                c.run_id, c.name, c.digest, c.source_type, c.source, c.dataset_schema,
-                c.profile, c.tags,
-            ).where(c.run_id.in_(run_ids)).order_by(c.id)
-            for row in self.session.execute(stmt):
+            for row in self._children(_INPUTS_OF, run_ids):
                 result[row.run_id].append({
                     "name": row.name, "digest": row.digest, "source_type": row.source_type,
                     "source": row.source, "schema": row.dataset_schema, "profile": row.profile,

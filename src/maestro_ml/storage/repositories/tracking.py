@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+
+from maestro_ml.domain.errors import NotFound
 
 from ..tables import DatasetRow, ExperimentRow
 from .base import Page, Repository
@@ -19,9 +21,23 @@ class DatasetRepository(Repository[DatasetRow]):
         return int(self.session.scalar(stmt) or 0)
 
 
+_EXPERIMENTS = ExperimentRow.__table__
+_STAGE_ANY_TENANT = select(_EXPERIMENTS.c.lifecycle_stage).where(
+    _EXPERIMENTS.c.id == bindparam("experiment_id"))
+_STAGE = _STAGE_ANY_TENANT.where(_EXPERIMENTS.c.tenant_id == bindparam("tenant_id"))
+
+
 class ExperimentRepository(Repository[ExperimentRow]):
     row = ExperimentRow
     kind = "experiment"
+
+    def lifecycle_stage(self, experiment_id: str) -> str:
+        """The stage (active or deleted) of an experiment of this tenant; NotFound if none."""
+        found = (self.first_scoped(_STAGE, _STAGE_ANY_TENANT, {"experiment_id": experiment_id})
+                 if isinstance(experiment_id, str) else None)
+        if found is None:
+            raise NotFound.of(self.kind, experiment_id)
+        return str(found[0])
 
     def search(
         self, *, limit: int, cursor: str | None = None, name: str | None = None,
