@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from maestro_ml.domain import errors as e
@@ -124,6 +124,15 @@ async def handle_unstorable_value(request: Request, exc: Exception) -> Response:
     )
 
 
+async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    # The database went away mid-request (restart, network, connection limit): the pool
+    # reconnects on the next checkout, so the client is told to retry, not that we failed.
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                type(getattr(exc, "orig", exc)).__name__)
+    return await handle_maestro_error(
+        request, e.Unavailable("the database is unavailable; try again shortly"))
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _respond(
@@ -139,4 +148,5 @@ def install_error_handlers(app: FastAPI, formats: Iterable[ErrorFormat] = ()) ->
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(DataError, handle_unstorable_value)
+    app.add_exception_handler(OperationalError, handle_database_unavailable)
     app.add_exception_handler(Exception, handle_unexpected)

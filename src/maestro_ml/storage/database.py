@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import sessionmaker
 
 from maestro_ml.observability.db_metrics import TimedQueuePool, observe_engine
@@ -26,11 +28,37 @@ def build_engine(url: str, pool_size: int = 10) -> Engine:
         event.listen(engine, "begin", _sqlite_begin_immediate_on_write)
     else:
         engine = create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True,
-            pool_timeout=10, poolclass=TimedQueuePool,
+            url, pool_size=pool_size, max_overflow=pool_size * 2, pool_timeout=10,
+            poolclass=TimedQueuePool,
         )
+        event.listen(engine, "checkin", _note_checkin)
+        event.listen(engine, "checkout", _idle_pinger(engine.dialect))
     observe_engine(engine)  # pool and statement metrics
     return engine
+
+
+# A pooled connection idle longer than this is pinged before use. SQLAlchemy's
+# ``pool_pre_ping`` pings on every checkout: a round trip per transaction, as much as a
+# small statement costs. A connection handed back moments ago was working moments ago; one
+# that sat idle may have been dropped (server restart, proxy or firewall timeout).
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _idle_pinger(dialect: Any) -> Any:
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("checked_in_at")
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return  # new, or back in the pool only just now
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool discards it and connects afresh (3 tries)
+            raise DisconnectionError("a pooled connection failed its ping") from exc
+
+    return ping_if_idle
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
