@@ -208,6 +208,30 @@ def test_batch_writes_everything_in_one_call(client: TestClient, tenant: Actors)
     assert [m["step"] for m in history["items"]] == list(range(999))
 
 
+def test_a_second_batch_moves_latest_values_only_forward(client: TestClient, tenant: Actors):
+    run = make_run(client, tenant)
+    headers = tenant.headers("data_scientist")
+    url = f"{RUNS}/{run['id']}/batch"
+    first = {"metrics": [{"key": "a", "value": 1.0, "step": 5, "timestamp": 10},
+                         {"key": "b", "value": 2.0, "step": 5, "timestamp": 10}],
+             "params": [{"key": "lr", "value": "0.1"}, {"key": "depth", "value": "3"}]}
+    assert client.post(url, json=first, headers=headers).status_code == 200
+    # a: an older step (kept out of latest); b: a later one; c: new. lr again, same value.
+    second = {"metrics": [{"key": "a", "value": 9.0, "step": 4, "timestamp": 99},
+                          {"key": "b", "value": 3.0, "step": 6, "timestamp": 1},
+                          {"key": "c", "value": 0.25, "step": 0, "timestamp": 1}],
+              "params": [{"key": "lr", "value": "0.1"}, {"key": "seed", "value": "7"}]}
+    response = client.post(url, json=second, headers=headers)
+    assert response.status_code == 200, response.text
+    fetched = client.get(f"{RUNS}/{run['id']}", headers=headers).json()
+    assert fetched["metrics"] == {"a": 1.0, "b": 3.0, "c": 0.25}
+    assert fetched["params"] == {"lr": "0.1", "depth": "3", "seed": "7"}
+    changed = {"params": [{"key": "seed", "value": "8"}, {"key": "new", "value": "1"}]}
+    refused = client.post(url, json=changed, headers=headers)
+    assert refused.status_code == 409 and "seed" in refused.json()["detail"]
+    assert "new" not in client.get(f"{RUNS}/{run['id']}", headers=headers).json()["params"]
+
+
 def test_batch_with_one_invalid_item_writes_nothing(client: TestClient, tenant: Actors):
     run = make_run(client, tenant)
     headers = tenant.headers("data_scientist")

@@ -69,36 +69,40 @@ _SQLITE_INSERT_METRICS = _SQLITE_METRICS_COMPILED.string
 _METRIC_COLUMNS = tuple(_SQLITE_METRICS_COMPILED.positiontup or ())  # placeholder order
 
 
-def _build_pg_unnest_insert() -> Any:
+def _pg_unnest_insert(table: Any, arrays: tuple[str, ...]) -> Any:
     """``INSERT ... SELECT :run_id, * FROM unnest(arrays)``: a batch as one array per column.
 
-    psycopg's executemany sends one INSERT per row; this is one statement whatever the
-    batch size, and its text never changes, so the server plans it once. The run id is
-    one scalar; keys travel as ``text[]`` (a cast to ``varchar(n)[]`` would truncate
-    where the column must refuse).
+    psycopg's executemany sends one INSERT per row, and a multi-row VALUES statement is
+    compiled anew for each batch size; this is one statement whatever the batch, and its
+    text never changes, so the server plans it once. The run id is one scalar; strings
+    travel as ``text[]`` (a cast to ``varchar(n)[]`` would truncate where the column must
+    refuse).
     """
-    arrays = [
+    typed = [
         cast(bindparam(name), postgresql.ARRAY(
-            Text() if isinstance(_METRICS.c[name].type, String) else _METRICS.c[name].type))
-        for name in _PG_ARRAY_COLUMNS
+            Text() if isinstance(table.c[name].type, String) else table.c[name].type))
+        for name in arrays
     ]
-    source = func.unnest(*arrays).table_valued(*_PG_ARRAY_COLUMNS).render_derived()
-    run_id = cast(bindparam("run_id"), _METRICS.c.run_id.type)
-    return insert(_METRICS).from_select(
-        ["run_id", *_PG_ARRAY_COLUMNS], select(run_id, *[source.c[n] for n in _PG_ARRAY_COLUMNS])
+    source = func.unnest(*typed).table_valued(*arrays).render_derived()
+    run_id = cast(bindparam("run_id"), table.c.run_id.type)
+    return postgresql.insert(table).from_select(
+        ["run_id", *arrays], select(run_id, *[source.c[n] for n in arrays])
     )
 
 
 _PG_ARRAY_COLUMNS = ("key", "value", "is_nan", "step", "timestamp")
-_PG_INSERT_METRICS = _build_pg_unnest_insert()
+_PG_INSERT_METRICS = _pg_unnest_insert(_METRICS, _PG_ARRAY_COLUMNS)
+# rowcount (how many were new) is kept only for UPDATE and DELETE unless asked for.
+_PG_INSERT_PARAMS = _pg_unnest_insert(_PARAMS, ("key", "value")).on_conflict_do_nothing(
+).execution_options(preserve_rowcount=True)
 
 
 def _dialect_module(dialect: str) -> Any:
     return postgresql if dialect == "postgresql" else sqlite
 
 
-def _build_latest_upsert(dialect: str) -> Any:
-    stmt = _dialect_module(dialect).insert(_LATEST)
+def _build_latest_upsert(dialect: str, stmt: Any = None) -> Any:
+    stmt = _dialect_module(dialect).insert(_LATEST) if stmt is None else stmt
     new = stmt.excluded
     return stmt.on_conflict_do_update(
         index_elements=[_LATEST.c.run_id, _LATEST.c.key],
@@ -119,6 +123,9 @@ def _build_tag_upsert(dialect: str) -> Any:
 
 
 _LATEST_UPSERT = {name: _build_latest_upsert(name) for name in ("sqlite", "postgresql")}
+# Latest values, one row per key (deduplicated before): one statement on PostgreSQL too.
+_PG_LATEST_UPSERT = _build_latest_upsert(
+    "postgresql", _pg_unnest_insert(_LATEST, _PG_ARRAY_COLUMNS))
 _TAG_UPSERT = {name: _build_tag_upsert(name) for name in ("sqlite", "postgresql")}
 
 
@@ -201,9 +208,14 @@ class RunRepository(Repository[RunRow]):
         """
         if not params:
             return {}
-        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()]
-        stmt = self._upsert(_PARAMS).values(rows).on_conflict_do_nothing()
-        if self.session.execute(stmt).rowcount == len(rows):
+        if self._dialect() == "postgresql":
+            arrays = {"run_id": run_id, "key": list(params), "value": list(params.values())}
+            inserted = self.session.connection().execute(_PG_INSERT_PARAMS, arrays).rowcount
+        else:
+            rows = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()]
+            stmt = self._upsert(_PARAMS).values(rows).on_conflict_do_nothing()
+            inserted = self.session.execute(stmt).rowcount
+        if inserted == len(params):
             return {}
         existing = select(_PARAMS.c.key, _PARAMS.c.value).where(
             _PARAMS.c.run_id == run_id, _PARAMS.c.key.in_(list(params))
@@ -241,7 +253,11 @@ class RunRepository(Repository[RunRow]):
             held = latest.get(row["key"])
             if held is None or (row["step"], row["timestamp"]) >= (held["step"], held["timestamp"]):
                 latest[row["key"]] = row
-        connection.execute(_LATEST_UPSERT[self._dialect()], list(latest.values()))
+        if len(latest) > 1 and connection.dialect.name == "postgresql":
+            arrays = {c: [row[c] for row in latest.values()] for c in _PG_ARRAY_COLUMNS}
+            connection.execute(_PG_LATEST_UPSERT, {"run_id": run_id, **arrays})
+        else:
+            connection.execute(_LATEST_UPSERT[self._dialect()], list(latest.values()))
 
     def metric_history(
         self, run_id: str, key: str, *, limit: int, after: tuple[int, int, int] | None = None
