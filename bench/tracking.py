@@ -196,6 +196,9 @@ def bench_backend(backend: str, sizes: Sizes, workdir: Path, only: set[str]) -> 
                 url, name = create_pg_database(system)
                 databases.append(name)
             starter = {"stub": start_stub, "maestro": start_maestro, "mlflow": start_mlflow}
+            # Each system starts on a flushed disk: the previous one's writes (10,000 runs
+            # of search data) must not be written back under this one's commits.
+            os.sync()
             server = starter[system](workdir / f"{backend}-{system}", url, sizes.search_runs)
             try:
                 results[system] = run_workload(server, sizes, server.populate)
