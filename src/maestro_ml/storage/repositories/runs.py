@@ -62,11 +62,14 @@ _INSERT_METRICS = insert(_METRICS)
 # A metric batch on SQLite goes to the driver's executemany as plain tuples: SQLAlchemy's
 # per-row parameter processing costs more than SQLite's insert of the row itself. The text
 # is compiled from the same statement once, so it follows the table definition.
-_SQLITE_METRICS_COMPILED = _INSERT_METRICS.compile(
-    dialect=sqlite.dialect(), column_keys=["run_id", "key", "value", "is_nan", "step", "timestamp"]
-)
+# A metric row as the logging path carries it: a tuple in this order.
+_ROW = ("run_id", "key", "value", "is_nan", "step", "timestamp")
+_KEY, _STEP, _TIMESTAMP = _ROW.index("key"), _ROW.index("step"), _ROW.index("timestamp")
+_SQLITE_METRICS_COMPILED = _INSERT_METRICS.compile(dialect=sqlite.dialect(), column_keys=_ROW)
 _SQLITE_INSERT_METRICS = _SQLITE_METRICS_COMPILED.string
-_METRIC_COLUMNS = tuple(_SQLITE_METRICS_COMPILED.positiontup or ())  # placeholder order
+# Placeholder order of that text (the table's column order), as positions in a row tuple.
+_SQLITE_ORDER = tuple(_ROW.index(c) for c in _SQLITE_METRICS_COMPILED.positiontup or ())
+_SQLITE_TAKES_ROWS = tuple(range(len(_ROW))) == _SQLITE_ORDER  # as they are: no reordering
 
 
 def _pg_unnest_insert(table: Any, arrays: tuple[str, ...]) -> Any:
@@ -240,24 +243,25 @@ class RunRepository(Repository[RunRow]):
         if not rows:
             return
         connection = self.session.connection()
-        if connection.dialect.name == "sqlite":  # the driver's executemany, rows as tuples
-            connection.exec_driver_sql(
-                _SQLITE_INSERT_METRICS, [tuple(row[c] for c in _METRIC_COLUMNS) for row in rows])
+        dialect = connection.dialect.name
+        if dialect == "sqlite":  # the driver's executemany, rows as tuples
+            in_order = rows if _SQLITE_TAKES_ROWS else [
+                tuple(row[i] for i in _SQLITE_ORDER) for row in rows]
+            connection.exec_driver_sql(_SQLITE_INSERT_METRICS, in_order)
         elif len(rows) == 1:
-            connection.execute(_INSERT_METRICS, rows[0])
+            connection.execute(_INSERT_METRICS, dict(zip(_ROW, rows[0], strict=True)))
         else:  # PostgreSQL: one unnest statement, not one INSERT per row
-            arrays = {c: [row[c] for row in rows] for c in _PG_ARRAY_COLUMNS}
-            connection.execute(_PG_INSERT_METRICS, {"run_id": run_id, **arrays})
-        latest: dict[str, dict[str, Any]] = {}
+            connection.execute(_PG_INSERT_METRICS, _pg_arrays(run_id, rows))
+        latest: dict[str, tuple[Any, ...]] = {}
         for row in rows:  # one row per key: the latest of each key in this call
-            held = latest.get(row["key"])
-            if held is None or (row["step"], row["timestamp"]) >= (held["step"], held["timestamp"]):
-                latest[row["key"]] = row
-        if len(latest) > 1 and connection.dialect.name == "postgresql":
-            arrays = {c: [row[c] for row in latest.values()] for c in _PG_ARRAY_COLUMNS}
-            connection.execute(_PG_LATEST_UPSERT, {"run_id": run_id, **arrays})
+            held = latest.get(row[_KEY])
+            if held is None or (row[_STEP], row[_TIMESTAMP]) >= (held[_STEP], held[_TIMESTAMP]):
+                latest[row[_KEY]] = row
+        if len(latest) > 1 and dialect == "postgresql":
+            connection.execute(_PG_LATEST_UPSERT, _pg_arrays(run_id, list(latest.values())))
         else:
-            connection.execute(_LATEST_UPSERT[self._dialect()], list(latest.values()))
+            connection.execute(_LATEST_UPSERT[dialect],
+                               [dict(zip(_ROW, row, strict=True)) for row in latest.values()])
 
     def metric_history(
         self, run_id: str, key: str, *, limit: int, after: tuple[int, int, int] | None = None
@@ -341,9 +345,14 @@ class RunRepository(Repository[RunRow]):
         return _dialect_module(self._dialect()).insert(table)
 
 
-def _metric_row(run_id: str, key: str, value: float, step: int, timestamp: int) -> dict[str, Any]:
-    is_nan = math.isnan(value)
-    return {
-        "run_id": run_id, "key": key, "value": 0.0 if is_nan else value, "is_nan": is_nan,
-        "step": step, "timestamp": timestamp,
-    }
+def _metric_row(
+    run_id: str, key: str, value: float, step: int, timestamp: int
+) -> tuple[Any, ...]:
+    is_nan = value != value  # NaN is the one value unequal to itself
+    return (run_id, key, 0.0 if is_nan else value, is_nan, step, timestamp)  # _ROW's order
+
+
+def _pg_arrays(run_id: str, rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+    """The unnest statements' parameters: the run id and one list per other column."""
+    columns = dict(zip(_ROW, zip(*rows, strict=True), strict=True))
+    return {"run_id": run_id, **{name: list(columns[name]) for name in _PG_ARRAY_COLUMNS}}
