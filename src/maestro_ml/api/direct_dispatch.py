@@ -112,12 +112,7 @@ class _Plan:
 
     async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
-        cache: dict[Any, Any] = {}
-        kwargs: dict[str, Any] = {}
-        for name, resolve in self.resolvers:
-            value = await resolve(request, cache)
-            if name is not None:
-                kwargs[name] = value
+        kwargs = await _arguments(self.resolvers, request, {})
         path_params = scope["path_params"]
         for name in self.path_params:
             kwargs[name] = path_params[name]
@@ -142,14 +137,34 @@ def plan_for(route: APIRoute) -> _Plan | None:
         if field.alias != field.name or getattr(field.field_info, "annotation", None) is not str:
             return None
         path_params.append(field.name)
+    resolvers = _sub_resolvers(dependant)
+    if resolvers is None:
+        return None
+    request_param = dependant.request_param_name or dependant.http_connection_param_name
+    return _Plan(route, resolvers, path_params, request_param)
+
+
+def _sub_resolvers(dependant: Any) -> list[tuple[str | None, Resolver]] | None:
+    """Resolvers of a dependant's dependencies, in FastAPI's order; None if one is not plain."""
     resolvers = []
     for sub in dependant.dependencies:
         resolver = _resolver(sub)
         if resolver is None:
             return None
         resolvers.append((sub.name, resolver))
-    request_param = dependant.request_param_name or dependant.http_connection_param_name
-    return _Plan(route, resolvers, path_params, request_param)
+    return resolvers
+
+
+async def _arguments(
+    resolvers: list[tuple[str | None, Resolver]], request: Request, cache: dict[Any, Any]
+) -> dict[str, Any]:
+    """The keyword arguments the resolvers produce (unnamed ones run for their effect)."""
+    kwargs: dict[str, Any] = {}
+    for name, resolve in resolvers:
+        value = await resolve(request, cache)
+        if name is not None:
+            kwargs[name] = value
+    return kwargs
 
 
 def _resolver(dependant: Any) -> Resolver | None:
@@ -157,12 +172,9 @@ def _resolver(dependant: Any) -> Resolver | None:
     call = dependant.call
     if call is None or not _plain(dependant, allow_path_params=False) or _is_generator(call):
         return None
-    subs = []
-    for sub in dependant.dependencies:
-        resolver = _resolver(sub)
-        if resolver is None:
-            return None
-        subs.append((sub.name, resolver))
+    subs = _sub_resolvers(dependant)
+    if subs is None:
+        return None
     is_async = _is_async(call)
     request_param = dependant.request_param_name or dependant.http_connection_param_name
     use_cache = dependant.use_cache
@@ -170,11 +182,7 @@ def _resolver(dependant: Any) -> Resolver | None:
     async def resolve(request: Request, cache: dict[Any, Any]) -> Any:
         if use_cache and call in cache:
             return cache[call]
-        kwargs: dict[str, Any] = {}
-        for name, sub_resolve in subs:
-            value = await sub_resolve(request, cache)
-            if name is not None:
-                kwargs[name] = value
+        kwargs = await _arguments(subs, request, cache)
         if request_param is not None:
             kwargs[request_param] = request
         value = await call(**kwargs) if is_async else await run_in_threadpool(call, **kwargs)

@@ -78,6 +78,15 @@ class Repository(Generic[RowT]):
         return self.session.connection().execute(
             scoped, {**params, "tenant_id": tenant_id}).first()
 
+    def get_scoped(self, scoped: Any, any_tenant: Any, param: str, ident: Any) -> Any:
+        """``first_scoped`` for one object by its id (bound as ``param``), or NotFound."""
+        found = None
+        if isinstance(ident, str):
+            found = self.first_scoped(scoped, any_tenant, {param: ident})
+        if found is None:
+            raise NotFound.of(self.kind, ident)
+        return found
+
     def get_by_name(self, name: str) -> RowT:
         found = self.session.scalars(select(self.row).where(self.row.name == name)).first()
         if found is None:

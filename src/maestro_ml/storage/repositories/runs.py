@@ -30,7 +30,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from maestro_ml.domain.errors import NotFound
 from maestro_ml.domain.search import Clause, OrderKey
 
 from ..search_sql import apply_order, driving_metric, filter_condition
@@ -59,17 +58,16 @@ _STATES = _STATES_ANY_TENANT.where(_RUNS.c.tenant_id == bindparam("tenant_id"))
 _RUN_ANY_TENANT = select(_RUNS).where(_RUNS.c.id == bindparam("run_id"))
 _RUN = _RUN_ANY_TENANT.where(_RUNS.c.tenant_id == bindparam("tenant_id"))
 _INSERT_METRICS = insert(_METRICS)
-# A metric batch on SQLite goes to the driver's executemany as plain tuples: SQLAlchemy's
-# per-row parameter processing costs more than SQLite's insert of the row itself. The text
-# is compiled from the same statement once, so it follows the table definition.
-# A metric row as the logging path carries it: a tuple in this order.
+# A metric row as the logging path carries it: a tuple in this order (the table's).
 _ROW = ("run_id", "key", "value", "is_nan", "step", "timestamp")
 _KEY, _STEP, _TIMESTAMP = _ROW.index("key"), _ROW.index("step"), _ROW.index("timestamp")
+# A metric batch on SQLite goes to the driver's executemany as those tuples: SQLAlchemy's
+# per-row parameter processing costs more than SQLite's insert of the row itself. The text
+# is compiled from the same statement once, so it follows the table definition.
 _SQLITE_METRICS_COMPILED = _INSERT_METRICS.compile(dialect=sqlite.dialect(), column_keys=_ROW)
 _SQLITE_INSERT_METRICS = _SQLITE_METRICS_COMPILED.string
-# Placeholder order of that text (the table's column order), as positions in a row tuple.
-_SQLITE_ORDER = tuple(_ROW.index(c) for c in _SQLITE_METRICS_COMPILED.positiontup or ())
-_SQLITE_TAKES_ROWS = tuple(range(len(_ROW))) == _SQLITE_ORDER  # as they are: no reordering
+if tuple(_SQLITE_METRICS_COMPILED.positiontup or ()) != _ROW:  # the table's columns moved
+    raise RuntimeError(f"metric rows must follow the insert's placeholders: {_ROW}")
 
 
 def _pg_unnest_insert(table: Any, arrays: tuple[str, ...]) -> Any:
@@ -172,11 +170,7 @@ class RunRepository(Repository[RunRow]):
 
     def read(self, run_id: str) -> Any:
         """A run of this tenant as a read-only row (the run's columns as attributes)."""
-        found = (self.first_scoped(_RUN, _RUN_ANY_TENANT, {"run_id": run_id})
-                 if isinstance(run_id, str) else None)
-        if found is None:
-            raise NotFound.of(self.kind, run_id)
-        return found
+        return self.get_scoped(_RUN, _RUN_ANY_TENANT, "run_id", run_id)
 
     def params_of(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         return self._key_values(_PARAMS_OF, run_ids)
@@ -245,9 +239,7 @@ class RunRepository(Repository[RunRow]):
         connection = self.session.connection()
         dialect = connection.dialect.name
         if dialect == "sqlite":  # the driver's executemany, rows as tuples
-            in_order = rows if _SQLITE_TAKES_ROWS else [
-                tuple(row[i] for i in _SQLITE_ORDER) for row in rows]
-            connection.exec_driver_sql(_SQLITE_INSERT_METRICS, in_order)
+            connection.exec_driver_sql(_SQLITE_INSERT_METRICS, rows)
         elif len(rows) == 1:
             connection.execute(_INSERT_METRICS, dict(zip(_ROW, rows[0], strict=True)))
         else:  # PostgreSQL: one unnest statement, not one INSERT per row

@@ -6,8 +6,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select
 
-from maestro_ml.domain.errors import NotFound
-
 from ..tables import DatasetRow, ExperimentRow
 from .base import Page, Repository
 
@@ -33,11 +31,7 @@ class ExperimentRepository(Repository[ExperimentRow]):
 
     def lifecycle_stage(self, experiment_id: str) -> str:
         """The stage (active or deleted) of an experiment of this tenant; NotFound if none."""
-        found = (self.first_scoped(_STAGE, _STAGE_ANY_TENANT, {"experiment_id": experiment_id})
-                 if isinstance(experiment_id, str) else None)
-        if found is None:
-            raise NotFound.of(self.kind, experiment_id)
-        return str(found[0])
+        return str(self.get_scoped(_STAGE, _STAGE_ANY_TENANT, "experiment_id", experiment_id)[0])
 
     def search(
         self, *, limit: int, cursor: str | None = None, name: str | None = None,
