@@ -116,3 +116,48 @@ def test_connections_killed_under_traffic_answer_503_with_retry_after_then_recov
             assert answer.headers["content-type"].startswith("application/problem+json")
             assert "database is unavailable" in answer.json()["detail"]
     assert statuses[-1] == 200  # the pool dropped the dead connections and reconnected
+
+
+def test_run_data_writes_on_killed_connections_answer_503_then_recover(
+    pg_url: str, settings: Settings
+) -> None:
+    # Metrics, params and tags are written on the driver connection past SQLAlchemy
+    # (storage.repositories.run_appends): a dead one must still be a 503 and be replaced.
+    own = settings.model_copy(update={"database_url": pg_url, "run_worker": False})
+    container = build_container(own)
+    bootstrap_admin(container)
+    try:
+        with TestClient(create_app(container), raise_server_exceptions=False) as client:
+            token = client.post("/api/v1/auth/token", json={
+                "email": own.bootstrap_admin_email,
+                "password": own.bootstrap_admin_password.get_secret_value(),
+            }).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            experiment = client.post("/api/2.0/mlflow/experiments/create", headers=headers,
+                                     json={"name": "killed"}).json()["experiment_id"]
+            run_id = client.post("/api/2.0/mlflow/runs/create", headers=headers, json={
+                "experiment_id": experiment}).json()["run"]["info"]["run_id"]
+
+            def log(step: int) -> object:
+                return client.post("/api/2.0/mlflow/runs/log-metric", headers=headers, json={
+                    "run_id": run_id, "key": "loss", "value": step / 10, "step": step,
+                    "timestamp": 1})
+
+            assert log(0).status_code == 200
+            assert terminate_all(pg_url) >= 1
+            answers = [log(step) for step in range(1, 5)]
+            history = client.get("/api/2.0/mlflow/metrics/get-history", headers=headers,
+                                 params={"run_id": run_id, "metric_key": "loss"}).json()
+    finally:
+        container.close()
+    statuses = [answer.status_code for answer in answers]
+    assert set(statuses) <= {200, 503}, statuses
+    assert 503 in statuses and statuses[-1] == 200
+    for answer in answers:
+        if answer.status_code == 503:
+            assert int(answer.headers["retry-after"]) >= 1
+            assert answer.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"  # MLflow's format
+            assert "database is unavailable" in answer.json()["message"]
+    stored = sorted(m["step"] for m in history["metrics"])
+    assert stored == [0] + [step for step, s in zip(range(1, 5), statuses, strict=True)
+                           if s == 200]

@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from maestro_ml.observability.metrics import active_metrics
 from maestro_ml.observability.slo_metrics import install_slo_gauges
 from maestro_ml.serving.heap import freeze_long_lived
+from maestro_ml.storage.database import LoopWriter
 
 from .direct_dispatch import install_direct_dispatch
 from .errors import install_error_handlers
@@ -84,7 +85,9 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(TracingMiddleware)
     for router in all_routers():
         app.include_router(router)
-    install_direct_dispatch(app)  # plain routes skip FastAPI's matching and dependency solving
+    # Plain routes skip FastAPI's matching and dependency solving; short SQLite writes, the hop
+    # to the worker pool when the database is free at once.
+    install_direct_dispatch(app, LoopWriter(container.engine))
     install_security(app, settings)  # last: CORS, host check, then headers outermost
     # SLO and secret-expiry gauges on the live /metrics registry
     install_slo_gauges(container.slos.all_statuses, container.slos.earliest_api_key_expiry)

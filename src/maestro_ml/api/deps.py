@@ -86,6 +86,17 @@ def appends_run_data(endpoint: Any) -> Any:
     return endpoint
 
 
+def short_transaction(endpoint: Any) -> Any:
+    """Mark a synchronous route that is a few short database statements and waits on nothing else.
+
+    On embedded SQLite, direct dispatch may run it on the event loop instead of the worker
+    pool when the database is free at once (``storage.database.LoopWriter``), saving the hop
+    between threads. Such a handler must not call the network, sleep, or wait on a lock.
+    """
+    endpoint.short_transaction = True
+    return endpoint
+
+
 def page_size(
     request: Request, limit: Annotated[int | None, Query(description="page size")] = None
 ) -> int:

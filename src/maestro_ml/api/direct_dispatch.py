@@ -16,7 +16,9 @@ the routes whose signature is *plain*:
   header, cookie or body fields for FastAPI to validate, no ``yield`` dependencies, and a
   ``Response`` as the declared return (nothing to serialise);
 - those dependencies are called in FastAPI's order and with its semantics (each callable
-  once per request, synchronous ones in the worker pool), and the endpoint likewise.
+  once per request, synchronous ones in the worker pool), and the endpoint likewise — except
+  that a synchronous endpoint marked ``deps.short_transaction`` runs on the event loop when
+  the ``LoopWriter`` finds embedded SQLite free this instant, and in the pool otherwise.
 
 Everything else — any route with a validated parameter, dependency overrides (tests), or
 FastAPI's own telemetry switched on — goes through FastAPI unchanged. Errors raised by
@@ -38,6 +40,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from maestro_ml.storage.database import LoopWriter, WouldWait
+
 Resolver = Callable[[Request, dict[Any, Any]], Awaitable[Any]]
 # Keys the router sets on the scope when it selects a route; copied onto direct requests.
 ROUTING_KEYS = ("router", "endpoint", "route", "fastapi")
@@ -53,9 +57,10 @@ class _Target:
 class DirectDispatch:
     """ASGI app in the router's place: known plain routes directly, the rest through ``app``."""
 
-    def __init__(self, app: ASGIApp, fastapi_app: Any) -> None:
+    def __init__(self, app: ASGIApp, fastapi_app: Any, writer: LoopWriter | None = None) -> None:
         self.app = app
         self.fastapi_app = fastapi_app
+        self.writer = writer
         self._known: dict[tuple[str, str], _Target | None] = {}
         self._plans: dict[int, tuple[APIRoute, _Plan | None]] = {}
 
@@ -90,22 +95,27 @@ class DirectDispatch:
     def _plan(self, route: APIRoute) -> _Plan | None:
         cached = self._plans.get(id(route))
         if cached is None or cached[0] is not route:
-            cached = self._plans[id(route)] = (route, plan_for(route))
+            cached = self._plans[id(route)] = (route, plan_for(route, self.writer))
         return cached[1]
 
 
-def install_direct_dispatch(app: Any) -> None:
-    """Put the direct dispatcher in the router's place (inside middleware and error handlers)."""
+def install_direct_dispatch(app: Any, writer: LoopWriter | None = None) -> None:
+    """Put the direct dispatcher in the router's place (inside middleware and error handlers).
+
+    ``writer``: the database's ``LoopWriter``, for routes marked ``short_transaction``.
+    """
     router = app.router
-    router.middleware_stack = DirectDispatch(router.middleware_stack, app)
+    router.middleware_stack = DirectDispatch(router.middleware_stack, app, writer)
 
 
 # -- plans -----------------------------------------------------------------------------
 class _Plan:
     def __init__(self, route: APIRoute, resolvers: list[tuple[str | None, Resolver]],
-                 path_params: list[str], request_param: str | None) -> None:
+                 path_params: list[str], request_param: str | None,
+                 writer: LoopWriter | None) -> None:
         self.endpoint = route.endpoint
         self.is_async = _is_async(route.endpoint)
+        self.writer = writer if getattr(route.endpoint, "short_transaction", False) else None
         self.resolvers = resolvers
         self.path_params = path_params
         self.request_param = request_param
@@ -121,11 +131,23 @@ class _Plan:
         if self.is_async:
             response = await self.endpoint(**kwargs)
         else:
-            response = await run_in_threadpool(self.endpoint, **kwargs)
+            response = self._on_loop(kwargs) or await run_in_threadpool(self.endpoint, **kwargs)
         await response(scope, receive, send)
 
+    def _on_loop(self, kwargs: dict[str, Any]) -> Response | None:
+        """The endpoint's response, run right here if the database lets it start at once."""
+        if self.writer is None:
+            return None
+        with self.writer.attempt() as now:
+            if now:
+                try:
+                    return self.endpoint(**kwargs)  # type: ignore[no-any-return]
+                except WouldWait:  # nothing written: the pool runs it, waiting as it may
+                    return None
+        return None
 
-def plan_for(route: APIRoute) -> _Plan | None:
+
+def plan_for(route: APIRoute, writer: LoopWriter | None = None) -> _Plan | None:
     """The direct plan of a plain route, or None where FastAPI must handle it."""
     dependant = route.dependant
     if route.response_model is not None or not _returns_response(route.endpoint):
@@ -141,7 +163,7 @@ def plan_for(route: APIRoute) -> _Plan | None:
     if resolvers is None:
         return None
     request_param = dependant.request_param_name or dependant.http_connection_param_name
-    return _Plan(route, resolvers, path_params, request_param)
+    return _Plan(route, resolvers, path_params, request_param, writer)
 
 
 def _sub_resolvers(dependant: Any) -> list[tuple[str | None, Resolver]] | None:

@@ -57,6 +57,13 @@ def observe_engine(engine: Engine) -> None:
     event.listen(pool, "checkin", checked_in)
 
 
+def observe_statement(start: float) -> None:
+    """Record a statement run on the driver directly (past the engine's events)."""
+    live = platform_metrics.active_metrics()
+    if live is not None:
+        live.db_query.observe(time.perf_counter() - start)
+
+
 def _before_execute(conn: Any, cursor: Any, statement: Any, params: Any, context: Any,
                     executemany: bool) -> None:
     conn.info[_START_KEY] = time.perf_counter()

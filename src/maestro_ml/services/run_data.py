@@ -1,9 +1,10 @@
 """Logging to runs: params (immutable), metrics (history and latest), tags, batches.
 
-The write path is kept lean because clients call it in tight loops: one unit of work per
-call, one lookup of the run (through the tenant-scoped session, which is what makes another
-tenant's run a 404), then Core inserts. A batch is validated completely before anything is
-written and is one transaction, so one bad item writes nothing. Params are immutable, as in
+The write path is kept lean because clients call it in tight loops: one run-data unit of
+work per call (a driver connection, no ORM session), one lookup of the run filtered on the
+caller's tenant (which is what makes another tenant's run a 404), then prepared inserts.
+A batch is validated completely before anything is written and is one transaction, so one
+bad item writes nothing. Params are immutable, as in
 MLflow: logging a key again with the same value is a no-op, with another value a conflict.
 Metric values may be NaN or ±infinity.
 """
@@ -65,7 +66,7 @@ class RunDataService:
         Example: ``run_data.log_param(principal, run.id, "max_depth", "10")``
         """
         params = {validate_key(key, "param"): validate_value(value, "param", key)}
-        with self._uow.for_tenant(principal.tenant_id) as uow:
+        with self._uow.for_run_data(principal.tenant_id) as uow:
             require_run(uow, run_id)
             _refuse_changed(run_id, params, uow.runs.add_params(run_id, params))
             uow.commit()
@@ -84,7 +85,7 @@ class RunDataService:
         Example: ``run_data.log_metric(principal, run.id, "loss", 0.25, step=3)``
         """
         metric = _metric(key, value, step, timestamp, now_ms())
-        with self._uow.for_tenant(principal.tenant_id) as uow:
+        with self._uow.for_run_data(principal.tenant_id) as uow:
             require_run(uow, run_id)
             uow.runs.add_metrics(run_id, [_row(metric)])
             uow.commit()
@@ -92,7 +93,7 @@ class RunDataService:
 
     def set_tag(self, principal: Principal, run_id: str, key: str, value: str) -> None:
         tags = {validate_key(key, "tag"): validate_value(value, "tag", key)}
-        with self._uow.for_tenant(principal.tenant_id) as uow:
+        with self._uow.for_run_data(principal.tenant_id) as uow:
             require_run(uow, run_id)
             uow.runs.set_tags(run_id, tags)
             uow.commit()
@@ -133,7 +134,7 @@ class RunDataService:
             validate_key(t.get("key"), "tag"): validate_value(t.get("value"), "tag", t.get("key"))
             for t in tags
         }
-        with self._uow.for_tenant(principal.tenant_id) as uow:
+        with self._uow.for_run_data(principal.tenant_id) as uow:
             require_run(uow, run_id)
             _refuse_changed(run_id, checked_params, uow.runs.add_params(run_id, checked_params))
             uow.runs.add_metrics(run_id, [_row(m) for m in checked_metrics])

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -22,7 +26,8 @@ def build_engine(url: str, pool_size: int = 10) -> Engine:
         in_memory = url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
         pool: dict[str, Any] = {} if in_memory else {"poolclass": TimedQueuePool}
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+            url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+            **pool,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate_on_write)
@@ -61,6 +66,10 @@ def _idle_pinger(dialect: Any) -> Any:
     return ping_if_idle
 
 
+# How long a SQLite writer waits for another process's write transaction to end.
+BUSY_TIMEOUT_MS = 30_000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy control transactions (pysqlite's implicit BEGIN defeats them).
     dbapi_connection.isolation_level = None
@@ -68,15 +77,36 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
 def _sqlite_begin_immediate_on_write(connection: Any) -> None:
     # A deferred BEGIN that later writes can fail with "database is locked" instead of
     # waiting; taking the write lock up front makes concurrent writers queue politely.
-    write = connection.get_execution_options().get("sqlite_write", False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    if not connection.get_execution_options().get("sqlite_write", False):
+        connection.exec_driver_sql("BEGIN")
+    elif _BEGIN_WITHOUT_WAITING.get():
+        begin_sqlite_write(connection.connection.driver_connection)
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def begin_sqlite_write(raw: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE`` on a driver connection; in a ``LoopWriter`` call, without waiting."""
+    if not _BEGIN_WITHOUT_WAITING.get():
+        raw.execute("BEGIN IMMEDIATE")
+        return
+    _BEGIN_WITHOUT_WAITING.set(False)  # only a call's first write may decline
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise WouldWait("another process is writing to the database") from exc
+        raise
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
@@ -97,6 +127,47 @@ def sqlite_writer_lock(engine: Engine) -> threading.RLock:
         with _WRITER_LOCKS_GUARD:
             lock = _WRITER_LOCKS.setdefault(engine, threading.RLock())
     return lock
+
+
+class WouldWait(Exception):
+    """A write that was to start at once found the database busy; nothing was written."""
+
+
+_BEGIN_WITHOUT_WAITING: ContextVar[bool] = ContextVar("begin_without_waiting", default=False)
+
+
+class LoopWriter:
+    """Runs short SQLite writes on the calling thread only when they can start at once.
+
+    The server's event loop hands a synchronous handler to a worker thread so that waiting
+    (on the network, a lock, the disk) never stalls other requests. That hop and the two
+    thread wake-ups around it cost about as much as a small SQLite transaction itself. Yet
+    embedded SQLite work is CPU-bound Python under the GIL, which stalls the other threads
+    alike wherever it runs; only *waiting* must stay off the loop. So ``attempt()`` says yes
+    only if this process's writer lock is free this instant (it is then held for the whole
+    call), and makes the call's first write transaction decline with ``WouldWait`` instead of
+    entering SQLite's busy wait when another process holds the database. A declined call has
+    written nothing and is run again in the worker pool. Once a write transaction has begun,
+    later ones in the same call wait as usual: what the call committed must not be repeated.
+    PostgreSQL always declines: its statements wait on the network.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._lock = sqlite_writer_lock(engine) if engine.dialect.name == "sqlite" else None
+
+    @contextmanager
+    def attempt(self) -> Iterator[bool]:
+        """``with writer.attempt() as now:`` — ``now`` says whether to run the call here."""
+        lock = self._lock
+        if lock is None or not lock.acquire(blocking=False):
+            yield False
+            return
+        token = _BEGIN_WITHOUT_WAITING.set(True)
+        try:
+            yield True
+        finally:
+            _BEGIN_WITHOUT_WAITING.reset(token)
+            lock.release()
 
 
 def build_session_factory(engine: Engine) -> sessionmaker[TenantSession]:

@@ -1,19 +1,26 @@
-"""The unit of work: one transaction, its repositories, and error translation at commit."""
+"""The unit of work: one transaction, its repositories, and error translation.
+
+``SqlUnitOfWork`` is the general one, on an ORM session. ``RunDataUnitOfWork`` serves the
+calls that only append to a run (metrics, params, tags): no session, just a pooled driver
+connection and ``RunAppends``, because those calls come in tight loops and the session's
+bookkeeping costs more than the statements themselves.
+"""
 
 from __future__ import annotations
 
 from threading import RLock
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
-from maestro_ml.domain.errors import AlreadyExists, Conflict, Unavailable
+from maestro_ml.domain.errors import AlreadyExists, Conflict, InvalidInput, Unavailable
 
-from .database import sqlite_writer_lock
+from .database import begin_sqlite_write, sqlite_writer_lock
 from .repositories import Repositories
+from .repositories.run_appends import RunAppends
 from .tenancy import TENANT_KEY, TenantSession
 
 
@@ -63,6 +70,8 @@ class SqlUnitOfWork(Repositories):
             lock, self._writer_lock = self._writer_lock, None
             if lock is not None:
                 lock.release()
+        if exc is not None:  # driver errors of statements run past SQLAlchemy (run_appends)
+            raise_domain_error(exc, self.session.get_bind().dialect.loaded_dbapi)
 
     def flush(self) -> None:
         with translate_errors():
@@ -76,20 +85,99 @@ class SqlUnitOfWork(Repositories):
         self.session.rollback()
 
 
+class RunDataUnitOfWork:
+    """``with uow: uow.runs.states(...); uow.runs.add_metrics(...); uow.commit()``.
+
+    One write transaction on a pooled driver connection, for one tenant (or the system),
+    with ``runs`` the ``RunAppends`` of that connection; rolled back unless committed. On
+    SQLite it takes the writer lock and ``BEGIN IMMEDIATE`` as a ``SqlUnitOfWork`` does.
+    """
+
+    def __init__(self, engine: Engine, tenant_id: str | None) -> None:
+        self._engine = engine
+        self.tenant_id = tenant_id
+        self._writer_lock: RLock | None = None
+        self._committed = False
+
+    def __enter__(self) -> Self:
+        dialect = self._engine.dialect.name
+        lock = sqlite_writer_lock(self._engine) if dialect == "sqlite" else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            self._connection = self._engine.raw_connection()
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        self._writer_lock = lock
+        try:
+            raw = self._connection.driver_connection
+            if lock is not None:
+                begin_sqlite_write(raw)
+            self.runs = RunAppends(raw, dialect, self.tenant_id)
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    def commit(self) -> None:
+        self._connection.commit()
+        self._committed = True
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, dbapi = self._connection, self._engine.dialect.loaded_dbapi
+        try:
+            if isinstance(exc, dbapi.Error) and self._engine.dialect.is_disconnect(
+                exc, connection.dbapi_connection, None
+            ):
+                connection.invalidate(exc)  # the pool connects afresh next time
+            elif not self._committed:
+                connection.rollback()
+            connection.close()  # back to the pool
+        finally:
+            lock, self._writer_lock = self._writer_lock, None
+            if lock is not None:
+                lock.release()
+        if exc is not None:
+            raise_domain_error(exc, dbapi)
+
+
+def raise_domain_error(exc: BaseException, dbapi: Any = None) -> None:
+    """Raise the domain error a database error means, if any.
+
+    ``exc`` is SQLAlchemy's, or with ``dbapi`` (the driver module) the driver's own, from
+    statements run past SQLAlchemy.
+    """
+    driver = (dbapi.IntegrityError, dbapi.OperationalError, dbapi.DataError) if dbapi else ()
+    if isinstance(exc, (IntegrityError, *driver[:1])):
+        message = str(getattr(exc, "orig", exc)).lower()
+        if "unique" in message or "duplicate" in message:
+            raise AlreadyExists("an object with the same unique name already exists") from exc
+        raise Conflict(f"the change conflicts with existing data: {exc}") from exc
+    if isinstance(exc, (OperationalError, *driver[1:2])):
+        raise Unavailable("the database is unavailable; try again shortly") from exc
+    if isinstance(exc, driver[2:]):
+        raise InvalidInput(
+            "a value in the request cannot be stored: remove NUL characters and keep "
+            "numbers within 64-bit range"
+        ) from exc
+
+
 class translate_errors:  # noqa: N801 - used as a context manager, reads like one
-    """Turn driver errors into domain errors at the storage boundary."""
+    """Turn database errors into domain errors at the storage boundary."""
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, IntegrityError):
-            message = str(exc.orig).lower()
-            if "unique" in message or "duplicate" in message:
-                raise AlreadyExists("an object with the same unique name already exists") from exc
-            raise Conflict(f"the change conflicts with existing data: {exc.orig}") from exc
-        if isinstance(exc, OperationalError):
-            raise Unavailable("the database is unavailable; try again shortly") from exc
+        if exc is not None:
+            raise_domain_error(exc)
 
 
 class UnitOfWorkFactory:
@@ -97,9 +185,14 @@ class UnitOfWorkFactory:
 
     def __init__(self, factory: sessionmaker[TenantSession]) -> None:
         self._factory = factory
+        self._engine: Engine = factory.kw["bind"]
 
     def for_tenant(self, tenant_id: str, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._factory, tenant_id, write=write)
 
     def system(self, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._factory, None, write=write)
+
+    def for_run_data(self, tenant_id: str | None) -> RunDataUnitOfWork:
+        """A write that only appends to runs (``uow.runs`` is a ``RunAppends``)."""
+        return RunDataUnitOfWork(self._engine, tenant_id)

@@ -2,8 +2,9 @@
 
 Runs map onto Maestro runs through ``RunService`` and ``RunDataService``; the parent of a
 nested run comes from the tag ``mlflow.parentRunId`` and the run's name is mirrored in the
-tag ``mlflow.runName``, as MLflow's own server does. Handlers are plain functions (run in
-the thread pool) because every one of them is a short database transaction.
+tag ``mlflow.runName``, as MLflow's own server does. Handlers are plain functions because
+every one of them is a database transaction: the bounded ones are ``short_transaction`` (on
+embedded SQLite they may run on the event loop), search and history run in the thread pool.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from maestro_ml.api.deps import ContainerDep, appends_run_data
+from maestro_ml.api.deps import ContainerDep, appends_run_data, short_transaction
 from maestro_ml.auth.principal import Principal
 from maestro_ml.domain.errors import InvalidInput
 from maestro_ml.domain.tracking import generated_name
@@ -33,6 +34,7 @@ Deleter = Annotated[Principal, mlflow_require("runs:delete")]
 
 
 @router.post(f"{API_2}/runs/create")
+@short_transaction
 def create_run(body: MlflowBody, container: ContainerDep, principal: Writer) -> Response:
     experiment_id = resolve_experiment_id(
         container, principal, body.string("experiment_id") or "0"
@@ -49,12 +51,14 @@ def create_run(body: MlflowBody, container: ContainerDep, principal: Writer) -> 
 
 
 @router.get(f"{API_2}/runs/get")
+@short_transaction
 def get_run(body: MlflowBody, container: ContainerDep, principal: Reader) -> Response:
     details = container.runs.get_run(principal, body.run_id())
     return messages.respond({"run": messages.run(details)})
 
 
 @router.post(f"{API_2}/runs/update")
+@short_transaction
 def update_run(body: MlflowBody, container: ContainerDep, principal: Writer) -> Response:
     run_id = body.run_id()
     name = body.string("run_name") or None
@@ -68,18 +72,21 @@ def update_run(body: MlflowBody, container: ContainerDep, principal: Writer) -> 
 
 
 @router.post(f"{API_2}/runs/delete")
+@short_transaction
 def delete_run(body: MlflowBody, container: ContainerDep, principal: Deleter) -> Response:
     container.runs.delete_run(principal, body.run_id())
     return messages.respond()
 
 
 @router.post(f"{API_2}/runs/restore")
+@short_transaction
 def restore_run(body: MlflowBody, container: ContainerDep, principal: Deleter) -> Response:
     container.runs.restore_run(principal, body.run_id())
     return messages.respond()
 
 
 @router.post(f"{API_2}/runs/log-metric")
+@short_transaction
 @appends_run_data
 def log_metric(body: MlflowBody, container: ContainerDep, principal: Writer) -> Response:
     container.run_data.log_metric(
@@ -91,6 +98,7 @@ def log_metric(body: MlflowBody, container: ContainerDep, principal: Writer) -> 
 
 
 @router.post(f"{API_2}/runs/log-parameter")
+@short_transaction
 @appends_run_data
 def log_parameter(body: MlflowBody, container: ContainerDep, principal: Writer) -> Response:
     container.run_data.log_param(
@@ -101,6 +109,7 @@ def log_parameter(body: MlflowBody, container: ContainerDep, principal: Writer) 
 
 
 @router.post(f"{API_2}/runs/set-tag")
+@short_transaction
 def set_tag(body: MlflowBody, container: ContainerDep, principal: Writer) -> Response:
     run_id, key = body.run_id(), body.string("key", required=True)
     value = body.string("value", default="")
@@ -111,12 +120,14 @@ def set_tag(body: MlflowBody, container: ContainerDep, principal: Writer) -> Res
 
 
 @router.post(f"{API_2}/runs/delete-tag")
+@short_transaction
 def delete_tag(body: MlflowBody, container: ContainerDep, principal: Writer) -> Response:
     container.run_data.delete_tag(principal, body.run_id(), body.string("key", required=True))
     return messages.respond()
 
 
 @router.post(f"{API_2}/runs/log-batch")
+@short_transaction
 @appends_run_data
 def log_batch(body: MlflowBody, container: ContainerDep, principal: Writer) -> Response:
     metrics = [
@@ -138,6 +149,7 @@ def log_batch(body: MlflowBody, container: ContainerDep, principal: Writer) -> R
 
 
 @router.post(f"{API_2}/runs/log-inputs")
+@short_transaction
 @appends_run_data
 def log_inputs(body: MlflowBody, container: ContainerDep, principal: Writer) -> Response:
     datasets = []
