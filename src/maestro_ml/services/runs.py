@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from maestro_ml.auth.principal import Principal
@@ -119,17 +120,15 @@ class RunService:
                     f"experiment '{experiment_id}' is deleted; restore it before adding runs"
                 )
             if parent_run_id is not None:
-                uow.runs.get(parent_run_id)
+                uow.runs.read(parent_run_id)  # the tenant's, or NotFound
             if dataset_id is not None:
                 uow.datasets.get(dataset_id)
-            run = uow.runs.create(
+            run = uow.runs.insert(
                 experiment_id=experiment_id, name=name, status=RUNNING, start_time=start,
                 parent_run_id=parent_run_id, dataset_id=dataset_id, user_id=principal.user_id,
                 lifecycle_stage=ACTIVE,
             )
-            if checked_tags:
-                uow.flush()  # assigns the run's id
-                uow.runs.set_tags(run.id, checked_tags)
+            uow.runs.set_tags(run.id, checked_tags)
             uow.commit()
             return RunDetails.of(run, {}, {}, checked_tags)
 
@@ -154,17 +153,21 @@ class RunService:
         end = None if end_time is None else validate_int64(end_time, "end_time")
         name = None if name is None else validate_name(name, "run")
         with self._uow.for_tenant(principal.tenant_id) as uow:
-            run = uow.runs.get(run_id)
+            stored = uow.runs.read(run_id)
+            changes: dict[str, Any] = {}
             if status is not None:
                 if status in TERMINAL_STATUSES:
-                    run.end_time = end if end is not None else run.end_time or now_ms()
+                    changes["end_time"] = end if end is not None else stored.end_time or now_ms()
                 elif end is None:
-                    run.end_time = None  # running again: it has not ended
-                run.status = status
+                    changes["end_time"] = None  # running again: it has not ended
+                changes["status"] = status
             if end is not None:
-                run.end_time = end
+                changes["end_time"] = end
             if name is not None:
-                run.name = name
+                changes["name"] = name
+            if changes:
+                uow.runs.update_fields(run_id, changes)
+            run = SimpleNamespace(**{**stored._mapping, **changes})
             details = details_of(uow, [run])[0] if with_data else RunDetails.of(run, {}, {}, {})
             uow.commit()
             return details

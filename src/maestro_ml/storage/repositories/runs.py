@@ -14,15 +14,18 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select, tuple_
+from sqlalchemy import bindparam, delete, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from maestro_ml.domain.errors import PermissionDenied
 from maestro_ml.domain.search import Clause, OrderKey
 
 from ..search_sql import apply_order, driving_metric, filter_condition
 from ..tables import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
+from ..tables.base import new_id, utcnow
 from ..tables.tracking import RunInputRow
 from ..tenancy import TENANT_KEY
 from .base import Repository
@@ -81,6 +84,32 @@ class RunRepository(Repository[RunRow]):
     def read(self, run_id: str) -> Any:
         """A run of this tenant as a read-only row (the run's columns as attributes)."""
         return self.get_scoped(_RUN, _RUN_ANY_TENANT, "run_id", run_id)
+
+    # -- the run itself by Core statements: no identity map, no flush ---------------------
+    def insert(self, **fields: Any) -> SimpleNamespace:
+        """Create a run in this session's tenant; its columns come back as attributes."""
+        values = {"id": new_id(), "created_at": utcnow(), "end_time": None,
+                  "parent_run_id": None, "dataset_id": None, "job_id": None,
+                  "user_id": None, **fields}
+        values["tenant_id"] = self._tenant_id(values.get("tenant_id"))
+        self.session.connection().execute(insert(_RUNS), values)
+        return SimpleNamespace(**values)
+
+    def update_fields(self, run_id: str, values: dict[str, Any]) -> None:
+        """Set some of a run's own columns (the run was found with ``read`` before)."""
+        stmt = update(_RUNS).where(_RUNS.c.id == run_id)
+        tenant_id = self.session.info.get(TENANT_KEY)
+        if tenant_id is not None:
+            stmt = stmt.where(_RUNS.c.tenant_id == tenant_id)
+        self.session.connection().execute(stmt.values(**values))
+
+    def _tenant_id(self, given: str | None) -> str:
+        tenant_id = self.session.info.get(TENANT_KEY)
+        if tenant_id is None and given is None:
+            raise ValueError("system work must name the run's tenant")
+        if tenant_id is not None and given not in (None, tenant_id):
+            raise PermissionDenied("cannot write an object into another tenant")
+        return str(tenant_id or given)
 
     def params_of(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         return self._key_values(_PARAMS_OF, run_ids)
