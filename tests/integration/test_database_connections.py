@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
@@ -27,6 +29,23 @@ def pg_url() -> Iterator[str]:
     url, name = _create_pg_database(base)
     yield url
     _drop_pg_database(base, name)
+
+
+@contextmanager
+def served_as_root(pg_url: str, settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """An app on the test's own database, and the bootstrap admin's bearer headers."""
+    own = settings.model_copy(update={"database_url": pg_url, "run_worker": False})
+    container = build_container(own)
+    bootstrap_admin(container)
+    try:
+        with TestClient(create_app(container), raise_server_exceptions=False) as client:
+            token = client.post("/api/v1/auth/token", json={
+                "email": own.bootstrap_admin_email,
+                "password": own.bootstrap_admin_password.get_secret_value(),
+            }).json()["access_token"]
+            yield client, {"Authorization": f"Bearer {token}"}
+    finally:
+        container.close()
 
 
 def terminate_all(url: str) -> int:
@@ -92,21 +111,10 @@ def test_an_idle_connection_killed_by_the_server_is_replaced_before_use(
 def test_connections_killed_under_traffic_answer_503_with_retry_after_then_recover(
     pg_url: str, settings: Settings
 ) -> None:
-    own = settings.model_copy(update={"database_url": pg_url, "run_worker": False})
-    container = build_container(own)
-    bootstrap_admin(container)
-    try:
-        with TestClient(create_app(container), raise_server_exceptions=False) as client:
-            token = client.post("/api/v1/auth/token", json={
-                "email": own.bootstrap_admin_email,
-                "password": own.bootstrap_admin_password.get_secret_value(),
-            }).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
-            assert client.get("/api/v1/tenants", headers=headers).status_code == 200
-            assert terminate_all(pg_url) >= 1
-            answers = [client.get("/api/v1/tenants", headers=headers) for _ in range(4)]
-    finally:
-        container.close()
+    with served_as_root(pg_url, settings) as (client, headers):
+        assert client.get("/api/v1/tenants", headers=headers).status_code == 200
+        assert terminate_all(pg_url) >= 1
+        answers = [client.get("/api/v1/tenants", headers=headers) for _ in range(4)]
     statuses = [answer.status_code for answer in answers]
     assert set(statuses) <= {200, 503}, statuses
     assert 503 in statuses  # a connection in use moments ago is not pinged: it fails once
@@ -123,33 +131,22 @@ def test_run_data_writes_on_killed_connections_answer_503_then_recover(
 ) -> None:
     # Metrics, params and tags are written on the driver connection past SQLAlchemy
     # (storage.repositories.run_appends): a dead one must still be a 503 and be replaced.
-    own = settings.model_copy(update={"database_url": pg_url, "run_worker": False})
-    container = build_container(own)
-    bootstrap_admin(container)
-    try:
-        with TestClient(create_app(container), raise_server_exceptions=False) as client:
-            token = client.post("/api/v1/auth/token", json={
-                "email": own.bootstrap_admin_email,
-                "password": own.bootstrap_admin_password.get_secret_value(),
-            }).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
-            experiment = client.post("/api/2.0/mlflow/experiments/create", headers=headers,
-                                     json={"name": "killed"}).json()["experiment_id"]
-            run_id = client.post("/api/2.0/mlflow/runs/create", headers=headers, json={
-                "experiment_id": experiment}).json()["run"]["info"]["run_id"]
+    with served_as_root(pg_url, settings) as (client, headers):
+        experiment = client.post("/api/2.0/mlflow/experiments/create", headers=headers,
+                                 json={"name": "killed"}).json()["experiment_id"]
+        run_id = client.post("/api/2.0/mlflow/runs/create", headers=headers, json={
+            "experiment_id": experiment}).json()["run"]["info"]["run_id"]
 
-            def log(step: int) -> object:
-                return client.post("/api/2.0/mlflow/runs/log-metric", headers=headers, json={
-                    "run_id": run_id, "key": "loss", "value": step / 10, "step": step,
-                    "timestamp": 1})
+        def log(step: int) -> httpx.Response:
+            return client.post("/api/2.0/mlflow/runs/log-metric", headers=headers, json={
+                "run_id": run_id, "key": "loss", "value": step / 10, "step": step,
+                "timestamp": 1})
 
-            assert log(0).status_code == 200
-            assert terminate_all(pg_url) >= 1
-            answers = [log(step) for step in range(1, 5)]
-            history = client.get("/api/2.0/mlflow/metrics/get-history", headers=headers,
-                                 params={"run_id": run_id, "metric_key": "loss"}).json()
-    finally:
-        container.close()
+        assert log(0).status_code == 200
+        assert terminate_all(pg_url) >= 1
+        answers = [log(step) for step in range(1, 5)]
+        history = client.get("/api/2.0/mlflow/metrics/get-history", headers=headers,
+                             params={"run_id": run_id, "metric_key": "loss"}).json()
     statuses = [answer.status_code for answer in answers]
     assert set(statuses) <= {200, 503}, statuses
     assert 503 in statuses and statuses[-1] == 200

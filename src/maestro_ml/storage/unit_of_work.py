@@ -24,7 +24,23 @@ from .repositories.run_appends import RunAppends
 from .tenancy import TENANT_KEY, TenantSession
 
 
-class SqlUnitOfWork(Repositories):
+class _WriterTurn:
+    """A SQLite writer's turn on this process's writer lock (``sqlite_writer_lock``)."""
+
+    _writer_lock: RLock | None = None
+
+    def _take_turn(self, engine: Engine) -> None:
+        lock = sqlite_writer_lock(engine)
+        lock.acquire()
+        self._writer_lock = lock
+
+    def _end_turn(self) -> None:
+        lock, self._writer_lock = self._writer_lock, None
+        if lock is not None:
+            lock.release()
+
+
+class SqlUnitOfWork(_WriterTurn, Repositories):
     """``with uow: ...; uow.commit()`` — rolled back unless committed.
 
     Opened for one tenant (every query scoped to it) or, explicitly, for the system.
@@ -36,22 +52,19 @@ class SqlUnitOfWork(Repositories):
         self._factory = factory
         self.tenant_id = tenant_id
         self._write = write
-        self._writer_lock: RLock | None = None
 
     def __enter__(self) -> Self:
         session = self._factory()
         session.info[TENANT_KEY] = self.tenant_id
         bind = session.bind
         if self._write and isinstance(bind, Engine) and bind.dialect.name == "sqlite":
-            lock = sqlite_writer_lock(bind)
-            lock.acquire()
+            self._take_turn(bind)
             try:
                 session.connection(execution_options={"sqlite_write": True})
             except BaseException:
                 session.close()
-                lock.release()
+                self._end_turn()
                 raise
-            self._writer_lock = lock
         self.session = session
         self.bind_repositories(session)
         return self
@@ -67,9 +80,7 @@ class SqlUnitOfWork(Repositories):
         try:
             self.session.close()
         finally:
-            lock, self._writer_lock = self._writer_lock, None
-            if lock is not None:
-                lock.release()
+            self._end_turn()
         if exc is not None:  # driver errors of statements run past SQLAlchemy (run_appends)
             raise_domain_error(exc, self.session.get_bind().dialect.loaded_dbapi)
 
@@ -85,7 +96,7 @@ class SqlUnitOfWork(Repositories):
         self.session.rollback()
 
 
-class RunDataUnitOfWork:
+class RunDataUnitOfWork(_WriterTurn):
     """``with uow: uow.runs.states(...); uow.runs.add_metrics(...); uow.commit()``.
 
     One write transaction on a pooled driver connection, for one tenant (or the system),
@@ -96,24 +107,20 @@ class RunDataUnitOfWork:
     def __init__(self, engine: Engine, tenant_id: str | None) -> None:
         self._engine = engine
         self.tenant_id = tenant_id
-        self._writer_lock: RLock | None = None
         self._committed = False
 
     def __enter__(self) -> Self:
         dialect = self._engine.dialect.name
-        lock = sqlite_writer_lock(self._engine) if dialect == "sqlite" else None
-        if lock is not None:
-            lock.acquire()
+        if dialect == "sqlite":
+            self._take_turn(self._engine)
         try:
             self._connection = self._engine.raw_connection()
         except BaseException:
-            if lock is not None:
-                lock.release()
+            self._end_turn()
             raise
-        self._writer_lock = lock
         try:
             raw = self._connection.driver_connection
-            if lock is not None:
+            if dialect == "sqlite":
                 begin_sqlite_write(raw)
             self.runs = RunAppends(raw, dialect, self.tenant_id)
         except BaseException as exc:
@@ -141,9 +148,7 @@ class RunDataUnitOfWork:
                 connection.rollback()
             connection.close()  # back to the pool
         finally:
-            lock, self._writer_lock = self._writer_lock, None
-            if lock is not None:
-                lock.release()
+            self._end_turn()
         if exc is not None:
             raise_domain_error(exc, dbapi)
 
@@ -154,15 +159,21 @@ def raise_domain_error(exc: BaseException, dbapi: Any = None) -> None:
     ``exc`` is SQLAlchemy's, or with ``dbapi`` (the driver module) the driver's own, from
     statements run past SQLAlchemy.
     """
-    driver = (dbapi.IntegrityError, dbapi.OperationalError, dbapi.DataError) if dbapi else ()
-    if isinstance(exc, (IntegrityError, *driver[:1])):
+    integrity: tuple[type, ...] = (IntegrityError,)
+    unavailable: tuple[type, ...] = (OperationalError,)
+    unstorable: tuple[type, ...] = ()
+    if dbapi is not None:
+        integrity += (dbapi.IntegrityError,)
+        unavailable += (dbapi.OperationalError,)
+        unstorable = (dbapi.DataError,)
+    if isinstance(exc, integrity):
         message = str(getattr(exc, "orig", exc)).lower()
         if "unique" in message or "duplicate" in message:
             raise AlreadyExists("an object with the same unique name already exists") from exc
         raise Conflict(f"the change conflicts with existing data: {exc}") from exc
-    if isinstance(exc, (OperationalError, *driver[1:2])):
+    if isinstance(exc, unavailable):
         raise Unavailable("the database is unavailable; try again shortly") from exc
-    if isinstance(exc, driver[2:]):
+    if isinstance(exc, unstorable):
         raise InvalidInput(
             "a value in the request cannot be stored: remove NUL characters and keep "
             "numbers within 64-bit range"

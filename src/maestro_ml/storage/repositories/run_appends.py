@@ -32,8 +32,8 @@ _PARAMS, _TAGS = ParamRow.__table__, RunTagRow.__table__
 _METRICS, _LATEST = MetricRow.__table__, LatestMetricRow.__table__
 
 # A metric row as the logging path carries it: a tuple in this order (the table's).
-ROW = ("run_id", "key", "value", "is_nan", "step", "timestamp")
-_KEY, _STEP, _TIMESTAMP = ROW.index("key"), ROW.index("step"), ROW.index("timestamp")
+_ROW = ("run_id", "key", "value", "is_nan", "step", "timestamp")
+_KEY, _STEP, _TIMESTAMP = _ROW.index("key"), _ROW.index("step"), _ROW.index("timestamp")
 # Positional placeholders on both drivers: qmark for sqlite3, format (%s) for psycopg.
 _DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": psycopg.dialect(paramstyle="format")}
 
@@ -109,18 +109,18 @@ _TAG_UPSERT = {
 # SQLite: rows one by one through the driver's executemany (cheap in process).
 _SQLITE_INSERT_PARAM = Prepared(
     sqlite.insert(_PARAMS).on_conflict_do_nothing(), ("run_id", "key", "value"), ["sqlite"])
-_SQLITE_INSERT_METRIC = Prepared(insert(_METRICS).inline(), ROW, ["sqlite"])
-_SQLITE_LATEST_UPSERT = Prepared(_latest_upsert(sqlite.insert(_LATEST)), ROW, ["sqlite"])
+_SQLITE_INSERT_METRIC = Prepared(insert(_METRICS).inline(), _ROW, ["sqlite"])
+_SQLITE_LATEST_UPSERT = Prepared(_latest_upsert(sqlite.insert(_LATEST)), _ROW, ["sqlite"])
 # PostgreSQL: a batch as one statement (see _pg_unnest_insert), a single row as VALUES.
-_PG_COLUMNS = ROW[1:]
+_PG_COLUMNS = _ROW[1:]
 _PG_INSERT_PARAMS = Prepared(
     _pg_unnest_insert(_PARAMS, ("key", "value")).on_conflict_do_nothing(), None, ["postgresql"])
 _PG_INSERT_METRICS = Prepared(_pg_unnest_insert(_METRICS, _PG_COLUMNS), None, ["postgresql"])
-_PG_INSERT_METRIC = Prepared(insert(_METRICS).inline(), ROW, ["postgresql"])
+_PG_INSERT_METRIC = Prepared(insert(_METRICS).inline(), _ROW, ["postgresql"])
 _PG_LATEST_UPSERT = Prepared(
     _latest_upsert(_pg_unnest_insert(_LATEST, _PG_COLUMNS)), None, ["postgresql"])
 _PG_LATEST_UPSERT_ONE = Prepared(
-    _latest_upsert(postgresql.insert(_LATEST)), ROW, ["postgresql"])
+    _latest_upsert(postgresql.insert(_LATEST)), _ROW, ["postgresql"])
 
 
 class RunAppends:
@@ -165,7 +165,7 @@ class RunAppends:
 
     def add_metrics(self, run_id: str, metrics: Iterable[tuple[str, float, int, int]]) -> None:
         """Append ``(key, value, step, timestamp)`` values and bring latest_metrics up to date."""
-        rows = [metric_row(run_id, *metric) for metric in metrics]
+        rows = [_metric_row(run_id, *metric) for metric in metrics]
         if not rows:
             return
         latest: dict[str, tuple[Any, ...]] = {}
@@ -212,13 +212,13 @@ class RunAppends:
         return int(self._cursor.rowcount)
 
 
-def metric_row(run_id: str, key: str, value: float, step: int, timestamp: int
+def _metric_row(run_id: str, key: str, value: float, step: int, timestamp: int
                ) -> tuple[Any, ...]:
     is_nan = value != value  # NaN is the one value unequal to itself
-    return (run_id, key, 0.0 if is_nan else value, is_nan, step, timestamp)  # ROW's order
+    return (run_id, key, 0.0 if is_nan else value, is_nan, step, timestamp)  # _ROW's order
 
 
 def _pg_arrays(run_id: str, rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
     """The unnest statements' parameters: the run id and one list per other column."""
-    columns = dict(zip(ROW, zip(*rows, strict=True), strict=True))
+    columns = dict(zip(_ROW, zip(*rows, strict=True), strict=True))
     return {"run_id": run_id, **{name: list(columns[name]) for name in _PG_COLUMNS}}
