@@ -19,6 +19,7 @@ from maestro_ml.auth.principal import Principal
 from maestro_ml.domain.errors import Conflict, InvalidInput, NotFound
 from maestro_ml.domain.pagination import decode_cursor, encode_cursor
 from maestro_ml.domain.tracking import (
+    ACTIVE,
     MAX_BATCH_METRICS,
     MAX_BATCH_PARAMS,
     MAX_BATCH_TAGS,
@@ -29,7 +30,7 @@ from maestro_ml.domain.tracking import (
 )
 
 from .ports import UnitOfWorkFactory
-from .runs import require_run
+from .runs import check_run_states, require_run
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,7 @@ class RunDataService:
         Example: ``run_data.log_param(principal, run.id, "max_depth", "10")``
         """
         params = {validate_key(key, "param"): validate_value(value, "param", key)}
-        with self._uow.for_run_data(principal.tenant_id) as uow:
-            require_run(uow, run_id)
-            _refuse_changed(run_id, params, uow.runs.add_params(run_id, params))
-            uow.commit()
+        self._append(principal, run_id, params=params)
 
     def log_metric(
         self,
@@ -85,17 +83,23 @@ class RunDataService:
         Example: ``run_data.log_metric(principal, run.id, "loss", 0.25, step=3)``
         """
         metric = _metric(key, value, step, timestamp, now_ms())
-        with self._uow.for_run_data(principal.tenant_id) as uow:
-            require_run(uow, run_id)
-            uow.runs.add_metrics(run_id, [_row(metric)])
-            uow.commit()
+        self._append(principal, run_id, metrics=[_row(metric)])
         return metric
 
     def set_tag(self, principal: Principal, run_id: str, key: str, value: str) -> None:
         tags = {validate_key(key, "tag"): validate_value(value, "tag", key)}
+        self._append(principal, run_id, tags=tags)
+
+    def _append(self, principal: Principal, run_id: str, *,
+                params: dict[str, str] | None = None,
+                metrics: list[tuple[str, float, int, int]] | None = None,
+                tags: dict[str, str] | None = None) -> None:
+        """Write to an active run of the caller's tenant, all or nothing."""
         with self._uow.for_run_data(principal.tenant_id) as uow:
-            require_run(uow, run_id)
-            uow.runs.set_tags(run_id, tags)
+            appended = uow.runs.append(
+                run_id, ACTIVE, params=params, metrics=metrics or (), tags=tags)
+            check_run_states(run_id, appended.states)
+            _refuse_changed(run_id, params or {}, appended.changed)
             uow.commit()
 
     def delete_tag(self, principal: Principal, run_id: str, key: str) -> None:
@@ -134,12 +138,8 @@ class RunDataService:
             validate_key(t.get("key"), "tag"): validate_value(t.get("value"), "tag", t.get("key"))
             for t in tags
         }
-        with self._uow.for_run_data(principal.tenant_id) as uow:
-            require_run(uow, run_id)
-            _refuse_changed(run_id, checked_params, uow.runs.add_params(run_id, checked_params))
-            uow.runs.add_metrics(run_id, [_row(m) for m in checked_metrics])
-            uow.runs.set_tags(run_id, checked_tags)
-            uow.commit()
+        self._append(principal, run_id, params=checked_params,
+                     metrics=[_row(m) for m in checked_metrics], tags=checked_tags)
         return LoggedBatch(run_id, len(checked_params), len(checked_metrics), len(checked_tags))
 
     def log_inputs(

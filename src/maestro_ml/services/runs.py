@@ -224,7 +224,12 @@ class RunService:
 
 def require_run(uow: Any, run_id: str, *, for_writing: bool = True) -> None:
     """Raise unless the run is the tenant's, and (for writing) it and its experiment are active."""
-    states = uow.runs.states(run_id)
+    check_run_states(run_id, uow.runs.states(run_id), for_writing=for_writing)
+
+
+def check_run_states(run_id: str, states: tuple[str, str] | None, *,
+                     for_writing: bool = True) -> None:
+    """``require_run`` on (run stage, experiment stage) already read, None if not found."""
     if states is None:
         raise NotFound.of("run", run_id)
     if for_writing and DELETED in states:

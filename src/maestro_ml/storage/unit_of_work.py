@@ -97,11 +97,14 @@ class SqlUnitOfWork(_WriterTurn, Repositories):
 
 
 class RunDataUnitOfWork(_WriterTurn):
-    """``with uow: uow.runs.states(...); uow.runs.add_metrics(...); uow.commit()``.
+    """``with uow: found = uow.runs.append(run_id, ...); (check found); uow.commit()``.
 
     One write transaction on a pooled driver connection, for one tenant (or the system),
     with ``runs`` the ``RunAppends`` of that connection; rolled back unless committed. On
-    SQLite it takes the writer lock and ``BEGIN IMMEDIATE`` as a ``SqlUnitOfWork`` does.
+    SQLite it takes the writer lock and ``BEGIN IMMEDIATE`` as a ``SqlUnitOfWork`` does. On
+    PostgreSQL an ``append`` without params is the whole transaction and commits itself:
+    it writes only where the run accepts it, so there is nothing left for the caller to
+    refuse (see ``RunAppends.append``).
     """
 
     def __init__(self, engine: Engine, tenant_id: str | None) -> None:
@@ -122,7 +125,7 @@ class RunDataUnitOfWork(_WriterTurn):
             raw = self._connection.driver_connection
             if dialect == "sqlite":
                 begin_sqlite_write(raw)
-            self.runs = RunAppends(raw, dialect, self.tenant_id)
+            self.runs = RunAppends(raw, dialect, self.tenant_id, commits_alone=True)
         except BaseException as exc:
             self.__exit__(type(exc), exc, exc.__traceback__)
             raise

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, Text, and_, bindparam, cast, func, insert, or_, select
@@ -54,23 +55,26 @@ class Prepared:
             self.compiled[name] = (compiled.string, order)
 
 
-def _pg_unnest_insert(table: Any, arrays: tuple[str, ...]) -> Any:
+def _pg_unnest_insert(table: Any, arrays: tuple[str, ...], prefix: str = "",
+                      where: Any = None) -> Any:
     """``INSERT ... SELECT :run_id, * FROM unnest(arrays)``: a batch as one array per column.
 
     psycopg's executemany sends one INSERT per row; this is one statement whatever the
     batch, and its text never changes, so the server plans it once. Strings travel as
     ``text[]`` (a cast to ``varchar(n)[]`` would truncate where the column must refuse).
+    The arrays' parameters are named ``prefix + column``; ``where`` guards the whole insert.
     """
     typed = [
-        cast(bindparam(name), postgresql.ARRAY(
+        cast(bindparam(prefix + name), postgresql.ARRAY(
             Text() if isinstance(table.c[name].type, String) else table.c[name].type))
         for name in arrays
     ]
     source = func.unnest(*typed).table_valued(*arrays).render_derived()
     run_id = cast(bindparam("run_id"), table.c.run_id.type)
-    return postgresql.insert(table).from_select(
-        ["run_id", *arrays], select(run_id, *[source.c[n] for n in arrays])
-    )
+    rows = select(run_id, *[source.c[n] for n in arrays])
+    if where is not None:
+        rows = rows.where(where)
+    return postgresql.insert(table).from_select(["run_id", *arrays], rows)
 
 
 def _latest_upsert(stmt: Any) -> Any:
@@ -87,8 +91,7 @@ def _latest_upsert(stmt: Any) -> Any:
     )
 
 
-def _tag_upsert(dialect: Any) -> Any:
-    stmt = dialect.insert(_TAGS)
+def _tag_upsert(stmt: Any) -> Any:
     return stmt.on_conflict_do_update(
         index_elements=[_TAGS.c.run_id, _TAGS.c.key], set_={"value": stmt.excluded.value})
 
@@ -103,8 +106,9 @@ _STATES = Prepared(_STATES_QUERY.where(_RUNS.c.tenant_id == bindparam("tenant_id
 _PARAMS_OF_RUN = Prepared(
     select(_PARAMS.c.key, _PARAMS.c.value).where(_PARAMS.c.run_id == bindparam("run_id")))
 _TAG_UPSERT = {
-    "sqlite": Prepared(_tag_upsert(sqlite), ("run_id", "key", "value"), ["sqlite"]),
-    "postgresql": Prepared(_tag_upsert(postgresql), ("run_id", "key", "value"), ["postgresql"]),
+    "sqlite": Prepared(_tag_upsert(sqlite.insert(_TAGS)), ("run_id", "key", "value"), ["sqlite"]),
+    "postgresql": Prepared(
+        _tag_upsert(postgresql.insert(_TAGS)), ("run_id", "key", "value"), ["postgresql"]),
 }
 # SQLite: rows one by one through the driver's executemany (cheap in process).
 _SQLITE_INSERT_PARAM = Prepared(
@@ -123,13 +127,82 @@ _PG_LATEST_UPSERT_ONE = Prepared(
     _latest_upsert(postgresql.insert(_LATEST)), _ROW, ["postgresql"])
 
 
+
+def _pg_append(with_tenant: bool, parts: frozenset[str]) -> Prepared:
+    """One statement that appends ``parts`` (params, metrics, tags) to a writable run.
+
+    ``WITH run AS (the run's stages), p AS (INSERT params ...), m AS (INSERT metrics ...),
+    l AS (UPSERT latest ...), t AS (UPSERT tags ...) SELECT stages ... FROM run``: every
+    insert is guarded by ``run.writable`` (run and experiment both in ``:stage``), so a
+    missing, foreign or deleted run gets nothing. With params it also answers how many it
+    inserted and the values already stored under those keys, as of the statement's start.
+    """
+    found = (select(_RUNS.c.lifecycle_stage.label("run_stage"),
+                    _EXPERIMENTS.c.lifecycle_stage.label("experiment_stage"),
+                    and_(_RUNS.c.lifecycle_stage == bindparam("stage"),
+                         _EXPERIMENTS.c.lifecycle_stage == bindparam("stage")).label("writable"))
+             .join(_EXPERIMENTS, _EXPERIMENTS.c.id == _RUNS.c.experiment_id)
+             .where(_RUNS.c.id == bindparam("run_id")))
+    if with_tenant:
+        found = found.where(_RUNS.c.tenant_id == bindparam("tenant_id"))
+    run = found.cte("run")
+    writable = select(run.c.writable).scalar_subquery()
+    columns: list[Any] = [run.c.run_stage, run.c.experiment_stage]
+    writes = []
+    if "params" in parts:
+        inserted = (_pg_unnest_insert(_PARAMS, ("key", "value"), "param_", writable)
+                    .on_conflict_do_nothing().returning(_PARAMS.c.key).cte("p"))
+        stored = (select(_PARAMS.c.key, _PARAMS.c.value)
+                  .where(_PARAMS.c.run_id == bindparam("run_id"),
+                         _PARAMS.c.key == func.any(cast(bindparam("param_key"),
+                                                        postgresql.ARRAY(Text()))))
+                  .cte("stored"))
+        columns += [select(func.count()).select_from(inserted).scalar_subquery(),
+                    select(func.array_agg(stored.c.key)).scalar_subquery(),
+                    select(func.array_agg(stored.c.value)).scalar_subquery()]
+    if "metrics" in parts:
+        writes.append(_pg_unnest_insert(_METRICS, _PG_COLUMNS, "metric_", writable).cte("m"))
+        writes.append(_latest_upsert(
+            _pg_unnest_insert(_LATEST, _PG_COLUMNS, "latest_", writable)).cte("l"))
+    if "tags" in parts:
+        writes.append(_tag_upsert(
+            _pg_unnest_insert(_TAGS, ("key", "value"), "tag_", writable)).cte("t"))
+    return Prepared(select(*columns).add_cte(*writes), None, ["postgresql"])
+
+
+_PG_APPENDS = {
+    (with_tenant, frozenset(parts)): _pg_append(with_tenant, frozenset(parts))
+    for with_tenant in (True, False)
+    for parts in (("params",), ("metrics",), ("tags",), ("params", "metrics"),
+                  ("params", "tags"), ("metrics", "tags"), ("params", "metrics", "tags"))
+}
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What ``RunAppends.append`` found and did.
+
+    ``states``: (run stage, experiment stage), None if the run is not the tenant's;
+    ``changed``: ``{key: stored}`` for params already logged with another value. Unless
+    ``written``, nothing was written.
+    """
+
+    states: tuple[str, str] | None
+    changed: dict[str, str]
+    written: bool
+
+
 class RunAppends:
     """States of a run and appends to it, on a DBAPI connection in a begun transaction."""
 
-    def __init__(self, connection: Any, dialect: str, tenant_id: str | None) -> None:
+    def __init__(self, connection: Any, dialect: str, tenant_id: str | None, *,
+                 commits_alone: bool = False) -> None:
+        """``commits_alone``: the caller's transaction is exactly one ``append`` (see there)."""
+        self._connection = connection
         self._cursor = connection.cursor()
         self._dialect = dialect
         self._tenant_id = tenant_id
+        self._commits_alone = commits_alone
 
     def states(self, run_id: str) -> tuple[str, str] | None:
         """(run stage, experiment stage) of a run of this tenant, or None."""
@@ -140,6 +213,80 @@ class RunAppends:
         else:
             found = self._one(_STATES, {"run_id": run_id, "tenant_id": self._tenant_id})
         return None if found is None else (found[0], found[1])
+
+    def append(self, run_id: str, stage: str, *, params: dict[str, str] | None = None,
+               metrics: Sequence[tuple[str, float, int, int]] = (),
+               tags: dict[str, str] | None = None) -> Appended:
+        """Params, metrics (``(key, value, step, timestamp)``) and tags for a run of this
+        tenant whose stage and experiment's stage are ``stage``; nothing otherwise.
+
+        Params already stored with another value are reported in ``changed``; the caller
+        must then not commit (what was written with them is rolled back). On PostgreSQL
+        this is one statement; without params, with ``commits_alone``, it is also the
+        whole transaction: it commits itself, in one round trip to the server.
+        """
+        params, tags = params or {}, tags or {}
+        if self._dialect == "postgresql":
+            return self._pg_append(run_id, stage, params, metrics, tags)
+        states = self.states(run_id)
+        if states is None or states != (stage, stage):
+            return Appended(states, {}, False)
+        changed = self.add_params(run_id, params)
+        if changed:
+            return Appended(states, changed, False)
+        self.add_metrics(run_id, metrics)
+        self.set_tags(run_id, tags)
+        return Appended(states, {}, True)
+
+    def _pg_append(self, run_id: str, stage: str, params: dict[str, str],
+                   metrics: Sequence[tuple[str, float, int, int]], tags: dict[str, str]
+                   ) -> Appended:
+        if not isinstance(run_id, str) or not run_id:
+            return Appended(None, {}, False)
+        values: dict[str, Any] = {"run_id": run_id, "stage": stage}
+        if self._tenant_id is not None:
+            values["tenant_id"] = self._tenant_id
+        parts = []
+        if params:
+            parts.append("params")
+            values.update(param_key=list(params), param_value=list(params.values()))
+        if metrics:
+            parts.append("metrics")
+            rows, latest = _metric_rows(run_id, metrics)
+            values.update(_pg_arrays(rows, "metric_"), **_pg_arrays(latest, "latest_"))
+        if tags:
+            parts.append("tags")
+            values.update(tag_key=list(tags), tag_value=list(tags.values()))
+        if not parts:
+            found = self.states(run_id)
+            return Appended(found, {}, found is not None and found == (stage, stage))
+        prepared = _PG_APPENDS[self._tenant_id is not None, frozenset(parts)]
+        alone = self._commits_alone and not params and not self._in_transaction()
+        if alone:
+            self._connection.autocommit = True
+        try:
+            found = self._one(prepared, values)
+        finally:
+            if alone:
+                self._connection.autocommit = False
+        if found is None:
+            return Appended(None, {}, False)
+        states = (found[0], found[1])
+        if states != (stage, stage):
+            return Appended(states, {}, False)
+        if not params:
+            return Appended(states, {}, True)
+        inserted, stored = found[2], dict(zip(found[3] or (), found[4] or (), strict=True))
+        changed = {k: v for k, v in stored.items() if params[k] != v}
+        if not changed and inserted + len(stored) < len(params):
+            # Another transaction committed some of these keys after this statement began
+            # (it skipped them on conflict): compare with what that one stored.
+            now = dict(self._all(_PARAMS_OF_RUN, {"run_id": run_id}))
+            changed = {k: now[k] for k in params if k in now and now[k] != params[k]}
+        return Appended(states, changed, not changed)
+
+    def _in_transaction(self) -> bool:
+        return bool(self._connection.info.transaction_status != 0)  # 0: idle
 
     def add_params(self, run_id: str, params: dict[str, str]) -> dict[str, str]:
         """Insert params not yet logged; return ``{key: stored}`` where a key holds another value.
@@ -165,23 +312,18 @@ class RunAppends:
 
     def add_metrics(self, run_id: str, metrics: Iterable[tuple[str, float, int, int]]) -> None:
         """Append ``(key, value, step, timestamp)`` values and bring latest_metrics up to date."""
-        rows = [_metric_row(run_id, *metric) for metric in metrics]
+        rows, latest = _metric_rows(run_id, metrics)
         if not rows:
             return
-        latest: dict[str, tuple[Any, ...]] = {}
-        for row in rows:  # one row per key: the latest of each key in this call
-            held = latest.get(row[_KEY])
-            if held is None or (row[_STEP], row[_TIMESTAMP]) >= (held[_STEP], held[_TIMESTAMP]):
-                latest[row[_KEY]] = row
         if self._dialect == "sqlite":
             self._run_many(_SQLITE_INSERT_METRIC, rows)
-            self._run_many(_SQLITE_LATEST_UPSERT, list(latest.values()))
+            self._run_many(_SQLITE_LATEST_UPSERT, latest)
         elif len(rows) == 1:
             self._run_many(_PG_INSERT_METRIC, rows)
             self._run_many(_PG_LATEST_UPSERT_ONE, rows)
         else:
-            self._run(_PG_INSERT_METRICS, _pg_arrays(run_id, rows))
-            self._run(_PG_LATEST_UPSERT, _pg_arrays(run_id, list(latest.values())))
+            self._run(_PG_INSERT_METRICS, {"run_id": run_id, **_pg_arrays(rows)})
+            self._run(_PG_LATEST_UPSERT, {"run_id": run_id, **_pg_arrays(latest)})
 
     # -- the driver -----------------------------------------------------------------------
     def _execute(self, prepared: Prepared, params: dict[str, Any]) -> Any:
@@ -218,7 +360,19 @@ def _metric_row(run_id: str, key: str, value: float, step: int, timestamp: int
     return (run_id, key, 0.0 if is_nan else value, is_nan, step, timestamp)  # _ROW's order
 
 
-def _pg_arrays(run_id: str, rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
-    """The unnest statements' parameters: the run id and one list per other column."""
+def _metric_rows(run_id: str, metrics: Iterable[tuple[str, float, int, int]]
+                 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Rows of ``(key, value, step, timestamp)`` values, and the latest row of each key."""
+    rows = [_metric_row(run_id, *metric) for metric in metrics]
+    latest: dict[str, tuple[Any, ...]] = {}
+    for row in rows:  # the last of equal (step, timestamp) wins, as if logged one by one
+        held = latest.get(row[_KEY])
+        if held is None or (row[_STEP], row[_TIMESTAMP]) >= (held[_STEP], held[_TIMESTAMP]):
+            latest[row[_KEY]] = row
+    return rows, list(latest.values())
+
+
+def _pg_arrays(rows: Sequence[tuple[Any, ...]], prefix: str = "") -> dict[str, Any]:
+    """The unnest statements' array parameters: one list per column but the run id."""
     columns = dict(zip(_ROW, zip(*rows, strict=True), strict=True))
-    return {"run_id": run_id, **{name: list(columns[name]) for name in _PG_COLUMNS}}
+    return {prefix + name: list(columns[name]) for name in _PG_COLUMNS}

@@ -1,0 +1,103 @@
+"""Appends to runs (metrics, params, tags, batches) refused as a whole, on both databases.
+
+On PostgreSQL an append is one statement guarded by the run's state; these tests check
+that a refused append leaves nothing behind, and that a param committed by another
+transaction while a batch was waiting for its key is caught.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from maestro_ml.bootstrap import Container
+from tests.factories import Actors
+from tests.integration.test_runs import RUNS, make_run
+
+BATCH = {
+    "params": [{"key": "depth", "value": "3"}],
+    "metrics": [{"key": "acc", "value": 0.8, "step": 1}],
+    "tags": [{"key": "team", "value": "a"}],
+}
+APPENDS = [("metrics", {"key": "acc", "value": 0.5}), ("params", {"key": "depth", "value": "3"}),
+           ("tags", {"key": "team", "value": "a"}), ("batch", BATCH)]
+
+
+def stored(client: TestClient, url: str, headers: dict[str, str]) -> tuple[dict, dict, dict, list]:
+    run = client.get(url, headers=headers).json()
+    history = client.get(f"{url}/metrics/acc/history", headers=headers).json()["items"]
+    return run["params"], run["metrics"], run["tags"], history
+
+
+def test_appends_to_a_deleted_run_or_experiment_are_409_and_write_nothing(
+    client: TestClient, tenant: Actors
+):
+    headers = tenant.headers("data_scientist")
+    run = make_run(client, tenant)
+    url = f"{RUNS}/{run['id']}"
+    experiment_url = f"/api/v1/experiments/{run['experiment_id']}"
+    for deleted in (url, experiment_url):
+        assert client.delete(deleted, headers=headers).status_code == 204
+        for path, body in APPENDS:
+            response = client.post(f"{url}/{path}", json=body, headers=headers)
+            assert response.status_code == 409, (deleted, path, response.text)
+            assert "restore" in response.json()["detail"]
+        assert client.post(f"{deleted}/restore", headers=headers).status_code == 200
+        assert stored(client, url, headers) == ({}, {}, {}, [])
+    # Restored: the same appends now land.
+    for path, body in APPENDS:
+        assert client.post(f"{url}/{path}", json=body, headers=headers).status_code in (200, 201)
+    params, metrics, tags, history = stored(client, url, headers)
+    assert params == {"depth": "3"} and tags == {"team": "a"} and metrics == {"acc": 0.8}
+    assert sorted(point["value"] for point in history) == [0.5, 0.8]
+
+
+def test_another_tenants_run_takes_no_appends(
+    client: TestClient, tenant: Actors, other_tenant: Actors
+):
+    run = make_run(client, tenant)
+    url = f"{RUNS}/{run['id']}"
+    for path, body in APPENDS:
+        response = client.post(f"{url}/{path}", json=body,
+                               headers=other_tenant.headers("data_scientist"))
+        assert response.status_code == 404, (path, response.text)
+    assert stored(client, url, tenant.headers("data_scientist")) == ({}, {}, {}, [])
+
+
+def test_a_param_committed_meanwhile_with_another_value_refuses_the_whole_batch(
+    client: TestClient, container: Container, tenant: Actors
+):
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite admits one writer at a time: nothing can commit in between")
+    headers = tenant.headers("data_scientist")
+    run = make_run(client, tenant)
+    url = f"{RUNS}/{run['id']}"
+    answers = []
+    with container.engine.connect() as other:
+        # Another writer holds the key 'depth' (uncommitted) when the batch starts.
+        other.execute(text("INSERT INTO params (run_id, key, value) VALUES (:r, 'depth', '5')"),
+                      {"r": run["id"]})
+        batch = threading.Thread(target=lambda: answers.append(
+            client.post(f"{url}/batch", json=BATCH, headers=headers)))
+        batch.start()
+        deadline = time.monotonic() + 20
+        while not _waiting_on_a_lock(container) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _waiting_on_a_lock(container), "the batch never waited for the other writer"
+        other.commit()
+    batch.join(20)
+    assert answers and answers[0].status_code == 409, answers and answers[0].text
+    assert "'depth'" in answers[0].json()["detail"] and "'5'" in answers[0].json()["detail"]
+    assert stored(client, url, headers) == ({"depth": "5"}, {}, {}, [])
+
+
+def _waiting_on_a_lock(container: Container) -> bool:
+    with container.engine.connect() as probe:
+        return bool(probe.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )).scalar())
