@@ -286,7 +286,7 @@ class RunAppends:
         return Appended(states, changed, not changed)
 
     def _in_transaction(self) -> bool:
-        return bool(self._connection.info.transaction_status != 0)  # 0: idle
+        return str(self._connection.info.transaction_status.name) != "IDLE"
 
     def add_params(self, run_id: str, params: dict[str, str]) -> dict[str, str]:
         """Insert params not yet logged; return ``{key: stored}`` where a key holds another value.
