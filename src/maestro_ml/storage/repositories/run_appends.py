@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import String, Text, and_, bindparam, cast, func, insert, or_, select
@@ -127,7 +128,7 @@ _PG_LATEST_UPSERT_ONE = Prepared(
     _latest_upsert(postgresql.insert(_LATEST)), _ROW, ["postgresql"])
 
 
-
+@cache  # compiled on first use: SQLite deployments never need these
 def _pg_append(with_tenant: bool, parts: frozenset[str]) -> Prepared:
     """One statement that appends ``parts`` (params, metrics, tags) to a writable run.
 
@@ -170,26 +171,17 @@ def _pg_append(with_tenant: bool, parts: frozenset[str]) -> Prepared:
     return Prepared(select(*columns).add_cte(*writes), None, ["postgresql"])
 
 
-_PG_APPENDS = {
-    (with_tenant, frozenset(parts)): _pg_append(with_tenant, frozenset(parts))
-    for with_tenant in (True, False)
-    for parts in (("params",), ("metrics",), ("tags",), ("params", "metrics"),
-                  ("params", "tags"), ("metrics", "tags"), ("params", "metrics", "tags"))
-}
-
-
 @dataclass(frozen=True)
 class Appended:
     """What ``RunAppends.append`` found and did.
 
     ``states``: (run stage, experiment stage), None if the run is not the tenant's;
     ``changed``: ``{key: stored}`` for params already logged with another value. Unless
-    ``written``, nothing was written.
+    the states are ``(stage, stage)`` and nothing changed, nothing was written.
     """
 
     states: tuple[str, str] | None
     changed: dict[str, str]
-    written: bool
 
 
 class RunAppends:
@@ -226,23 +218,22 @@ class RunAppends:
         whole transaction: it commits itself, in one round trip to the server.
         """
         params, tags = params or {}, tags or {}
-        if self._dialect == "postgresql":
+        if self._dialect == "postgresql" and (params or metrics or tags):
             return self._pg_append(run_id, stage, params, metrics, tags)
         states = self.states(run_id)
-        if states is None or states != (stage, stage):
-            return Appended(states, {}, False)
+        if states != (stage, stage):
+            return Appended(states, {})
         changed = self.add_params(run_id, params)
-        if changed:
-            return Appended(states, changed, False)
-        self.add_metrics(run_id, metrics)
-        self.set_tags(run_id, tags)
-        return Appended(states, {}, True)
+        if not changed:
+            self.add_metrics(run_id, metrics)
+            self.set_tags(run_id, tags)
+        return Appended(states, changed)
 
     def _pg_append(self, run_id: str, stage: str, params: dict[str, str],
                    metrics: Sequence[tuple[str, float, int, int]], tags: dict[str, str]
                    ) -> Appended:
         if not isinstance(run_id, str) or not run_id:
-            return Appended(None, {}, False)
+            return Appended(None, {})
         values: dict[str, Any] = {"run_id": run_id, "stage": stage}
         if self._tenant_id is not None:
             values["tenant_id"] = self._tenant_id
@@ -257,10 +248,7 @@ class RunAppends:
         if tags:
             parts.append("tags")
             values.update(tag_key=list(tags), tag_value=list(tags.values()))
-        if not parts:
-            found = self.states(run_id)
-            return Appended(found, {}, found is not None and found == (stage, stage))
-        prepared = _PG_APPENDS[self._tenant_id is not None, frozenset(parts)]
+        prepared = _pg_append(self._tenant_id is not None, frozenset(parts))
         alone = self._commits_alone and not params and not self._in_transaction()
         if alone:
             self._connection.autocommit = True
@@ -269,13 +257,9 @@ class RunAppends:
         finally:
             if alone:
                 self._connection.autocommit = False
-        if found is None:
-            return Appended(None, {}, False)
-        states = (found[0], found[1])
-        if states != (stage, stage):
-            return Appended(states, {}, False)
-        if not params:
-            return Appended(states, {}, True)
+        states = None if found is None else (found[0], found[1])
+        if states != (stage, stage) or not params:
+            return Appended(states, {})
         inserted, stored = found[2], dict(zip(found[3] or (), found[4] or (), strict=True))
         changed = {k: v for k, v in stored.items() if params[k] != v}
         if not changed and inserted + len(stored) < len(params):
@@ -283,7 +267,7 @@ class RunAppends:
             # (it skipped them on conflict): compare with what that one stored.
             now = dict(self._all(_PARAMS_OF_RUN, {"run_id": run_id}))
             changed = {k: now[k] for k in params if k in now and now[k] != params[k]}
-        return Appended(states, changed, not changed)
+        return Appended(states, changed)
 
     def _in_transaction(self) -> bool:
         return str(self._connection.info.transaction_status.name) != "IDLE"
