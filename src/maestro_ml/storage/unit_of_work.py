@@ -65,6 +65,11 @@ class SqlUnitOfWork(_WriterTurn, Repositories):
                 session.close()
                 self._end_turn()
                 raise
+        elif not self._write and isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+            # A read needs no BEGIN and ROLLBACK around it, two round trips to the server:
+            # under READ COMMITTED each statement takes its own snapshot inside a
+            # transaction too, and a read holds no locks to keep until its end.
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         self.session = session
         self.bind_repositories(session)
         return self
