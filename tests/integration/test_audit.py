@@ -218,6 +218,34 @@ def test_concurrent_writers_do_not_fork_a_chain(container: Container, tenant: Ac
     assert report.ok and report.checked == len(chain)
 
 
+def test_two_processes_appending_to_one_chain_in_turn_keep_it_linked(
+    container: Container, tenant: Actors
+):
+    """Each writer links to the head it wrote last; the other one moved it meanwhile."""
+    from datetime import UTC, datetime
+
+    from maestro_ml.domain.audit import AuditRecord
+    from maestro_ml.services.audit import AuditService
+
+    other = AuditService(container.uow)  # as another server process would
+    try:
+        for i, writer in enumerate([container.audit, container.audit, other, other,
+                                    container.audit, other, container.audit] * 3):
+            writer.record(AuditRecord(
+                tenant_id=tenant.tenant_id, action="models:write", method="POST",
+                route="/api/v1/models", outcome="success", status_code=201,
+                request_id=f"in-turn-{i:04d}", occurred_at=datetime.now(UTC),
+            ))
+    finally:
+        other.stop()
+    chain = list(container.audit.chain_events(tenant.tenant_id))
+    assert [e["seq"] for e in chain] == list(range(1, len(chain) + 1))
+    assert [e["request_id"] for e in chain if e["request_id"].startswith("in-turn-")] == [
+        f"in-turn-{i:04d}" for i in range(21)]
+    [report] = container.audit.verify(tenant.tenant_id)
+    assert report.ok and report.checked == len(chain)
+
+
 def test_a_failed_login_records_the_attempted_account_in_the_platform_chain(
     client: TestClient, container: Container
 ):

@@ -5,9 +5,12 @@ head), so the log never depends on whether the audited change committed. Events 
 group-committed: one writer thread takes every event waiting in a bounded queue and
 appends them in one transaction (heads locked once per chain, in chain order, so two
 processes cannot deadlock), and each submitter's future resolves when its event is
-durable. Under concurrent writes that is one commit for many events; a lone event costs
-what it always did. A full queue makes ``submit`` write in the caller's thread instead
-(back-pressure, never a dropped event); ``stop`` drains the queue.
+durable. Under concurrent writes that is one commit for many events. The writer remembers
+the head it wrote last: the next group of that chain is linked to it and written with a
+compare-and-set of the head (on PostgreSQL one statement in autocommit, a single round
+trip), falling back to the locked path when another process moved the head meanwhile. A
+full queue makes ``submit`` write in the caller's thread instead (back-pressure, never a
+dropped event); ``stop`` drains the queue.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ class AuditService:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stopped = False
+        # {chain: (seq, hash)} as this process last wrote it: where the next event links.
+        self._heads: dict[str, tuple[int, str]] = {}
 
     def record(self, record: AuditRecord) -> None:
         """Append one event to its chain; returns once it is committed."""
@@ -155,23 +160,33 @@ class AuditService:
         observe_audit_event(record.outcome)
 
     def _append(self, records: list[AuditRecord]) -> None:
-        """Append events to their chains in one transaction, heads locked in chain order."""
+        """Append events to their chains in one transaction.
+
+        Events of one chain whose head this process wrote last are linked to that head and
+        written with a compare-and-set of it: one statement, no lock held. Otherwise (first
+        event, several chains, or another writer moved the head) the heads are locked in
+        chain order and read first.
+        """
         chains = [chain_of(record.tenant_id) for record in records]
+        chain = chains[0]
+        known = self._heads.get(chain)
+        if known is not None and chains.count(chain) == len(chains):
+            events, heads = _linked(records, chains, {chain: known})
+            with self._uow.system(autocommit=True) as uow:
+                written = uow.audit.append_after_head(chain, *known, events)
+                uow.commit()
+            if written:
+                self._heads[chain] = heads[chain]
+                return
+            self._heads.pop(chain, None)
         with self._uow.system() as uow:
             heads = {chain: uow.audit.lock_chain(chain, GENESIS) for chain in sorted(set(chains))}
-            events = []
-            for record, chain in zip(records, chains, strict=True):
-                seq, prev_hash = heads[chain]
-                event = {name: getattr(record, name) for name in RECORD_FIELDS}
-                event.update(chain=chain, object=dict(record.object or {}),
-                             seq=seq + 1, prev_hash=prev_hash)
-                event["hash"] = link_hash(prev_hash, event)
-                heads[chain] = (seq + 1, event["hash"])
-                events.append(event)
+            events, heads = _linked(records, chains, heads)
             uow.audit.append_events(events)
             for chain, (seq, last_hash) in heads.items():
                 uow.audit.advance_head(chain, seq, last_hash)
             uow.commit()
+        self._heads.update(heads)
 
     # -- reading (tenant admins, their own tenant) --------------------------------------
     def search(
@@ -222,6 +237,22 @@ class AuditService:
                 events = (event_fields(row) for row in uow.audit.in_chain_order(name))
                 reports.append(verify_chain(name, events, stored))
         return reports
+
+
+def _linked(records: list[AuditRecord], chains: list[str], heads: dict[str, tuple[int, str]]
+            ) -> tuple[list[dict[str, Any]], dict[str, tuple[int, str]]]:
+    """The records as events linked after ``heads`` ({chain: (seq, hash)}), and the heads
+    after them."""
+    heads, events = dict(heads), []
+    for record, chain in zip(records, chains, strict=True):
+        seq, prev_hash = heads[chain]
+        event = {name: getattr(record, name) for name in RECORD_FIELDS}
+        event.update(chain=chain, object=dict(record.object or {}), seq=seq + 1,
+                     prev_hash=prev_hash)
+        event["hash"] = link_hash(prev_hash, event)
+        heads[chain] = (seq + 1, event["hash"])
+        events.append(event)
+    return events, heads
 
 
 def _check(where: AuditFilter) -> None:

@@ -47,11 +47,15 @@ class SqlUnitOfWork(_WriterTurn, Repositories):
     """
 
     def __init__(
-        self, factory: sessionmaker[TenantSession], tenant_id: str | None, *, write: bool = True
+        self, factory: sessionmaker[TenantSession], tenant_id: str | None, *, write: bool = True,
+        autocommit: bool = False,
     ) -> None:
+        """``autocommit``: on PostgreSQL each statement commits by itself, for a write that
+        is one statement (``commit`` is then a no-op); SQLite writes as usual."""
         self._factory = factory
         self.tenant_id = tenant_id
         self._write = write
+        self._autocommit = autocommit
 
     def __enter__(self) -> Self:
         session = self._factory()
@@ -65,7 +69,8 @@ class SqlUnitOfWork(_WriterTurn, Repositories):
                 session.close()
                 self._end_turn()
                 raise
-        elif not self._write and isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        elif ((self._autocommit or not self._write) and isinstance(bind, Engine)
+              and bind.dialect.name == "postgresql"):
             # A read needs no BEGIN and ROLLBACK around it, two round trips to the server:
             # under READ COMMITTED each statement takes its own snapshot inside a
             # transaction too, and a read holds no locks to keep until its end.
@@ -209,8 +214,8 @@ class UnitOfWorkFactory:
     def for_tenant(self, tenant_id: str, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._factory, tenant_id, write=write)
 
-    def system(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._factory, None, write=write)
+    def system(self, *, write: bool = True, autocommit: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._factory, None, write=write, autocommit=autocommit)
 
     def for_run_data(self, tenant_id: str | None) -> RunDataUnitOfWork:
         """A write that only appends to runs (``uow.runs`` is a ``RunAppends``)."""

@@ -9,12 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+import orjson
+from sqlalchemy import (
+    JSON,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..tables import AuditEventRow, AuditHeadRow
+from ..tables.base import new_id
 from .base import Page, Repository
 
 _HEADS = AuditHeadRow.__table__
@@ -35,6 +49,33 @@ _ADVANCE_HEAD = (
     .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash"))
 )
 _INSERT_EVENTS = insert(_EVENTS)
+_ADVANCE_HEAD_FROM = (  # a compare-and-set: only from the head the writer linked to
+    update(_HEADS)
+    .where(_HEADS.c.chain == bindparam("head_chain"),
+           _HEADS.c.last_seq == bindparam("old_seq"),
+           _HEADS.c.last_hash == bindparam("old_hash"))
+    .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
+)
+
+
+@cache  # built on first use: SQLite deployments never need it
+def _pg_append_after_head() -> Any:
+    """``WITH head AS (UPDATE the head if it is still (seq, hash)), INSERT the events if it
+    was, SELECT count(*) FROM head``: a compare-and-set of the chain's head and the events
+    behind it, one statement and so one transaction. The events travel as one JSON array
+    that ``json_populate_recordset`` turns into rows of the table's own type."""
+    head = _ADVANCE_HEAD_FROM.returning(_HEADS.c.chain).cte("head")
+    names = [column.name for column in _EVENTS.columns]
+    rows = func.json_populate_recordset(
+        literal_column(f"NULL::{_EVENTS.name}"), cast(bindparam("events"), JSON)
+    ).table_valued(*names)
+    events = (
+        insert(_EVENTS)
+        .from_select(names, select(*[rows.c[name] for name in names])
+                     .where(exists(select(head.c.chain))))
+        .cte("events")
+    )
+    return select(func.count()).select_from(head).add_cte(events)
 
 
 class AuditRepository(Repository[AuditEventRow]):
@@ -66,6 +107,25 @@ class AuditRepository(Repository[AuditEventRow]):
             )
             found = connection.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one()
         return int(found[0]), str(found[1])
+
+    def append_after_head(self, chain: str, seq: int, last_hash: str,
+                          events: Sequence[dict[str, Any]]) -> bool:
+        """Insert ``events`` (the next links of ``chain``, every column but ``id``) and
+        advance the head past them, only if the head is still at ``seq`` and ``last_hash``.
+        False, with nothing written, when another writer moved it. No lock is held in
+        between: on PostgreSQL it is one statement, the whole transaction on a connection
+        in autocommit (one round trip); on SQLite, two in the caller's write transaction."""
+        last = events[-1]
+        values = {"head_chain": chain, "old_seq": seq, "old_hash": last_hash,
+                  "new_seq": last["seq"], "new_hash": last["hash"]}
+        connection = self.session.connection()
+        if connection.dialect.name != "postgresql":  # one writer at a time: two statements
+            if not connection.execute(_ADVANCE_HEAD_FROM, values).rowcount:
+                return False
+            connection.execute(_INSERT_EVENTS, list(events))
+            return True
+        values["events"] = orjson.dumps([{**event, "id": new_id()} for event in events]).decode()
+        return bool(connection.execute(_pg_append_after_head(), values).scalar())
 
     def append_events(self, events: Sequence[dict[str, Any]]) -> None:
         """Insert linked events (every column but ``id``, which is generated)."""
