@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +17,7 @@ from sqlalchemy import text
 from maestro_ml.bootstrap import Container
 from maestro_ml.storage.repositories.run_appends import RunAppends, _pg_arrays
 from tests.factories import Actors
-from tests.integration.test_run_appends import _waiting_on_a_lock
+from tests.integration.test_run_appends import wait_for_a_lock_wait
 from tests.integration.test_runs import RUNS, make_run
 
 MLFLOW = "/api/2.0/mlflow"
@@ -71,10 +70,7 @@ def test_a_batch_waiting_on_a_run_being_deleted_writes_nothing(
             f"{RUNS}/{run['id']}/batch", json=METRICS,
             headers=tenant.headers("data_scientist"))))
         batch.start()
-        deadline = time.monotonic() + 20
-        while not _waiting_on_a_lock(container) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert _waiting_on_a_lock(container), "the batch never waited for the delete"
+        wait_for_a_lock_wait(container, "the batch never waited for the delete")
         other.commit()
     batch.join(20)
     assert answers and answers[0].status_code == 404, answers and answers[0].text
@@ -100,10 +96,7 @@ def test_a_delete_waits_for_an_append_and_takes_its_metrics(
 
         deleter = threading.Thread(target=delete)
         deleter.start()
-        deadline = time.monotonic() + 20
-        while not _waiting_on_a_lock(container) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert _waiting_on_a_lock(container), "the delete never waited for the append"
+        wait_for_a_lock_wait(container, "the delete never waited for the append")
         assert not deleted.is_set()
         raw.commit()
     deleter.join(20)

@@ -84,15 +84,20 @@ def test_a_param_committed_meanwhile_with_another_value_refuses_the_whole_batch(
         batch = threading.Thread(target=lambda: answers.append(
             client.post(f"{url}/batch", json=BATCH, headers=headers)))
         batch.start()
-        deadline = time.monotonic() + 20
-        while not _waiting_on_a_lock(container) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert _waiting_on_a_lock(container), "the batch never waited for the other writer"
+        wait_for_a_lock_wait(container, "the batch never waited for the other writer")
         other.commit()
     batch.join(20)
     assert answers and answers[0].status_code == 409, answers and answers[0].text
     assert "'depth'" in answers[0].json()["detail"] and "'5'" in answers[0].json()["detail"]
     assert stored(client, url, headers) == ({"depth": "5"}, {}, {}, [])
+
+
+def wait_for_a_lock_wait(container: Container, failure: str) -> None:
+    """Return once a session of the test database waits for a lock; fail after 20 s."""
+    deadline = time.monotonic() + 20
+    while not _waiting_on_a_lock(container) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _waiting_on_a_lock(container), failure
 
 
 def _waiting_on_a_lock(container: Container) -> bool:
