@@ -246,6 +246,27 @@ def test_two_processes_appending_to_one_chain_in_turn_keep_it_linked(
     assert report.ok and report.checked == len(chain)
 
 
+def test_mlflow_writes_record_the_objects_their_bodies_name(
+    client: TestClient, tenant: Actors
+):
+    headers = {**tenant.headers("data_scientist"), "X-Request-ID": unique("mlflow-audit")}
+    mlflow = "/api/2.0/mlflow"
+    experiment = client.post(f"{mlflow}/experiments/create", json={"name": unique("exp")},
+                             headers=headers).json()["experiment_id"]
+    run = client.post(f"{mlflow}/runs/create", json={"experiment_id": experiment},
+                      headers=headers).json()["run"]["info"]["run_id"]
+    assert client.post(f"{mlflow}/runs/update", json={"run_id": run, "status": "FINISHED"},
+                       headers=headers).status_code == 200
+    model = unique("model")
+    assert client.post(f"{mlflow}/registered-models/create", json={"name": model},
+                       headers=headers).status_code == 200
+    recorded = {e["route"]: e for e in events(client, tenant, request_id=headers["X-Request-ID"])}
+    update = recorded[f"{mlflow}/runs/update"]
+    assert (update["object"], update["object_id"]) == ({"run_id": run}, run)
+    assert recorded[f"{mlflow}/runs/create"]["object"] == {"experiment_id": experiment}
+    assert recorded[f"{mlflow}/registered-models/create"]["object_id"] == model
+
+
 def test_a_failed_login_records_the_attempted_account_in_the_platform_chain(
     client: TestClient, container: Container
 ):

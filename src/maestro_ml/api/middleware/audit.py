@@ -157,7 +157,8 @@ def _record(
     method = scope["method"]
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     template = template or scope.get("path", "")
-    objects = {k: str(v) for k, v in (scope.get("path_params") or {}).items()}
+    objects = dict(state.get("audit_object") or {})  # what a body named (MLflow API)
+    objects.update((k, str(v)) for k, v in (scope.get("path_params") or {}).items())
     created = _created_id(body)
     if created:
         objects["id"] = created

@@ -277,6 +277,11 @@ def parse_double(value: Any, name: str) -> float:
         raise InvalidInput(f"parameter '{name}' is too large", field=name) from None
 
 
+# Fields of an MLflow write that name its object, in the audit event's order (the event's
+# object id is the last one present that ends in "id" or "name").
+AUDITED_FIELDS = ("experiment_id", "name", "version", "alias", "run_id")
+
+
 async def read_mlflow_request(request: Request) -> MlflowRequest:
     """Query parameters (repeated ones as lists) for GET, the JSON object otherwise."""
     if request.method in ("GET", "DELETE") and not request.headers.get("content-length"):
@@ -297,6 +302,11 @@ async def read_mlflow_request(request: Request) -> MlflowRequest:
         raise InvalidInput("the request body must be a JSON object") from None
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object")
+    # MLflow names its objects in the body, not the path: the audit event records them.
+    named = {field: str(data[field])[:128] for field in AUDITED_FIELDS
+             if isinstance(data.get(field), str | int) and data[field] != ""}
+    if named:
+        request.state.audit_object = named
     return MlflowRequest(data)
 
 
