@@ -71,9 +71,10 @@ class SqlUnitOfWork(_WriterTurn, Repositories):
                 raise
         elif ((self._autocommit or not self._write) and isinstance(bind, Engine)
               and bind.dialect.name == "postgresql"):
-            # A read needs no BEGIN and ROLLBACK around it, two round trips to the server:
-            # under READ COMMITTED each statement takes its own snapshot inside a
-            # transaction too, and a read holds no locks to keep until its end.
+            # No BEGIN and COMMIT/ROLLBACK around it, two round trips to the server. A read
+            # needs none: under READ COMMITTED each statement takes its own snapshot inside
+            # a transaction too, and a read holds no locks to keep until its end. A write
+            # that asks for it is a single statement, which is its own transaction.
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         self.session = session
         self.bind_repositories(session)

@@ -304,7 +304,7 @@ async def read_mlflow_request(request: Request) -> MlflowRequest:
         raise InvalidInput("the request body must be a JSON object")
     # MLflow names its objects in the body, not the path: the audit event records them.
     named = {field: str(data[field])[:128] for field in AUDITED_FIELDS
-             if isinstance(data.get(field), str | int) and data[field] != ""}
+             if type(data.get(field)) in (str, int) and data[field] != ""}  # not bool
     if named:
         request.state.audit_object = named
     return MlflowRequest(data)
