@@ -303,3 +303,35 @@ def test_viewer_cannot_write_runs(client: TestClient, tenant: Actors):
     ]
     assert [r.status_code for r in attempts] == [403] * len(attempts)
     assert client.get(url, headers=viewer).json() == run
+
+
+def test_children_of_several_runs_come_back_each_to_its_own_run(
+    client: TestClient, container: Container, tenant: Actors
+):
+    headers = tenant.headers("data_scientist")
+    busy, other, empty = (make_run(client, tenant)["id"] for _ in range(3))
+    batch = {"params": [{"key": "lr", "value": "0.1"}, {"key": "depth", "value": "3"}],
+             "metrics": [{"key": "loss", "value": 0.5, "step": 1},
+                         {"key": "odd", "value": "NaN", "step": 1}],
+             "tags": [{"key": "team", "value": "a"}]}
+    assert client.post(f"{RUNS}/{busy}/batch", json=batch, headers=headers).status_code == 200
+    assert client.post(f"{RUNS}/{other}/batch", json={"params": [{"key": "lr", "value": "9"}]},
+                       headers=headers).status_code == 200
+    with container.uow.for_tenant(tenant.tenant_id) as uow:
+        for name in ("first", "second"):
+            uow.runs.add_inputs(busy, [{
+                "name": name, "digest": name[:3], "source_type": "local", "source": "s",
+                "dataset_schema": "{}", "profile": None, "tags": {"context": name}}])
+        uow.commit()
+
+    with container.uow.for_tenant(tenant.tenant_id, write=False) as uow:
+        found = uow.runs.children_of([busy, other, empty])
+
+    assert found.params == {busy: {"lr": "0.1", "depth": "3"}, other: {"lr": "9"}, empty: {}}
+    assert found.metrics[busy]["loss"] == 0.5 and math.isnan(found.metrics[busy]["odd"])
+    assert found.metrics[other] == {} and found.metrics[empty] == {}
+    assert found.tags[busy]["team"] == "a" and "team" not in found.tags[other]
+    assert [(i["name"], i["digest"], i["schema"], i["profile"], i["tags"])
+            for i in found.inputs[busy]] == [("first", "fir", "{}", None, {"context": "first"}),
+                                             ("second", "sec", "{}", None, {"context": "second"})]
+    assert found.inputs[other] == [] and found.inputs[empty] == []

@@ -82,12 +82,11 @@ class RunPage:
 
 
 def details_of(uow: Any, runs: Sequence[Any]) -> list[RunDetails]:
-    """Params, latest metrics, tags and inputs of ``runs``: four queries whatever their number."""
-    ids = [run.id for run in runs]
-    params, metrics, tags = uow.runs.params_of(ids), uow.runs.metrics_of(ids), uow.runs.tags_of(ids)
-    inputs = uow.runs.inputs_of(ids)
+    """Params, latest metrics, tags and inputs of ``runs``: one query whatever their number."""
+    found = uow.runs.children_of([run.id for run in runs])
     return [
-        RunDetails.of(run, params[run.id], metrics[run.id], tags[run.id], inputs[run.id])
+        RunDetails.of(run, found.params[run.id], found.metrics[run.id], found.tags[run.id],
+                      found.inputs[run.id])
         for run in runs
     ]
 
