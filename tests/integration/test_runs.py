@@ -52,6 +52,10 @@ def test_run_lifecycle_create_finish_rename_delete_restore(client: TestClient, t
     assert again.json()["name"] == "renamed"
     killed = client.patch(url, json={"status": "KILLED", "end_time": 1234}, headers=headers)
     assert killed.json()["end_time"] == 1234
+    refinished = client.patch(url, json={"status": "FINISHED"}, headers=headers).json()
+    assert refinished["status"] == "FINISHED" and refinished["end_time"] == 1234  # kept
+    unchanged = client.patch(url, json={}, headers=headers)
+    assert unchanged.status_code == 200 and unchanged.json() == refinished
     bad = client.patch(url, json={"status": "DONE"}, headers=headers)
     assert bad.status_code == 422 and "FINISHED" in bad.json()["detail"]
 

@@ -13,7 +13,6 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 from maestro_ml.auth.principal import Principal
@@ -151,22 +150,24 @@ class RunService:
         status = None if status is None else validate_status(status)
         end = None if end_time is None else validate_int64(end_time, "end_time")
         name = None if name is None else validate_name(name, "run")
-        with self._uow.for_tenant(principal.tenant_id) as uow:
-            stored = uow.runs.read(run_id)
-            changes: dict[str, Any] = {}
-            if status is not None:
-                if status in TERMINAL_STATUSES:
-                    changes["end_time"] = end if end is not None else stored.end_time or now_ms()
-                elif end is None:
-                    changes["end_time"] = None  # running again: it has not ended
-                changes["status"] = status
-            if end is not None:
-                changes["end_time"] = end
-            if name is not None:
-                changes["name"] = name
+        changes: dict[str, Any] = {}
+        end_unless_set = None  # a finishing run keeps the end time it has, if any
+        if status is not None:
+            if status in TERMINAL_STATUSES and end is None:
+                end_unless_set = now_ms()
+            elif end is None:
+                changes["end_time"] = None  # running again: it has not ended
+            changes["status"] = status
+        if end is not None:
+            changes["end_time"] = end
+        if name is not None:
+            changes["name"] = name
+        # One UPDATE ... RETURNING: on PostgreSQL its own transaction, one round trip.
+        with self._uow.for_tenant(principal.tenant_id, autocommit=True) as uow:
             if changes:
-                uow.runs.update_fields(run_id, changes)
-            run = SimpleNamespace(**{**stored._mapping, **changes})
+                run = uow.runs.update_fields(run_id, changes, end_time_unless_set=end_unless_set)
+            else:
+                run = uow.runs.read(run_id)
             details = details_of(uow, [run])[0] if with_data else RunDetails.of(run, {}, {}, {})
             uow.commit()
             return details

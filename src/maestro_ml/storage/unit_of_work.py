@@ -51,7 +51,8 @@ class SqlUnitOfWork(_WriterTurn, Repositories):
         autocommit: bool = False,
     ) -> None:
         """``autocommit``: on PostgreSQL each statement commits by itself, for a write that
-        is one statement (``commit`` is then a no-op); SQLite writes as usual."""
+        is one statement followed by reads at most (``commit`` is then a no-op); SQLite
+        writes as usual."""
         self._factory = factory
         self.tenant_id = tenant_id
         self._write = write
@@ -212,8 +213,9 @@ class UnitOfWorkFactory:
         self._factory = factory
         self._engine: Engine = factory.kw["bind"]
 
-    def for_tenant(self, tenant_id: str, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._factory, tenant_id, write=write)
+    def for_tenant(self, tenant_id: str, *, write: bool = True, autocommit: bool = False
+                   ) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._factory, tenant_id, write=write, autocommit=autocommit)
 
     def system(self, *, write: bool = True, autocommit: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._factory, None, write=write, autocommit=autocommit)

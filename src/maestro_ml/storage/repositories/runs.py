@@ -22,6 +22,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    func,
     insert,
     literal_column,
     null,
@@ -34,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy import text as text_clause
 from sqlalchemy.dialects import postgresql, sqlite
 
-from maestro_ml.domain.errors import PermissionDenied
+from maestro_ml.domain.errors import NotFound, PermissionDenied
 from maestro_ml.domain.search import Clause, OrderKey
 
 from ..search_sql import apply_order, driving_metric, filter_condition
@@ -137,13 +138,28 @@ class RunRepository(Repository[RunRow]):
         self.session.connection().execute(insert(_RUNS), values)
         return SimpleNamespace(**values)
 
-    def update_fields(self, run_id: str, values: dict[str, Any]) -> None:
-        """Set some of a run's own columns (the run was found with ``read`` before)."""
+    def update_fields(self, run_id: str, values: dict[str, Any], *,
+                      end_time_unless_set: int | None = None) -> Any:
+        """Set some of a run's own columns in one statement; the run's row as it now is.
+
+        ``end_time_unless_set``: the end time for a run that has none yet (0 counts as
+        none), decided by the database against the row it updates. NotFound if the run is
+        not this tenant's.
+        """
+        if not isinstance(run_id, str) or not run_id:
+            raise NotFound.of(self.kind, run_id)
+        if end_time_unless_set is not None:
+            values = {**values, "end_time": func.coalesce(
+                func.nullif(_RUNS.c.end_time, 0), end_time_unless_set)}
         stmt = update(_RUNS).where(_RUNS.c.id == run_id)
         tenant_id = self.session.info.get(TENANT_KEY)
         if tenant_id is not None:
             stmt = stmt.where(_RUNS.c.tenant_id == tenant_id)
-        self.session.connection().execute(stmt.values(**values))
+        found = self.session.connection().execute(
+            stmt.values(**values).returning(*_RUNS.c)).first()
+        if found is None:
+            raise NotFound.of(self.kind, run_id)
+        return found
 
     def _tenant_id(self, given: str | None) -> str:
         tenant_id = self.session.info.get(TENANT_KEY)
