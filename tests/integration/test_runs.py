@@ -339,3 +339,18 @@ def test_children_of_several_runs_come_back_each_to_its_own_run(
             for i in found.inputs[busy]] == [("first", "fir", "{}", None, {"context": "first"}),
                                              ("second", "sec", "{}", None, {"context": "second"})]
     assert found.inputs[other] == [] and found.inputs[empty] == []
+
+
+def test_a_run_whose_tags_cannot_be_stored_is_not_created(client: TestClient, tenant: Actors):
+    headers = tenant.headers("data_scientist")
+    experiment = client.post("/api/v1/experiments", json={}, headers=headers).json()["id"]
+    # A NUL character: PostgreSQL cannot store it in text; SQLite can.
+    response = client.post(RUNS, json={"experiment_id": experiment, "name": "nul",
+                                       "tags": {"ok": "1", "bad": "a\x00b"}}, headers=headers)
+    runs = client.post(f"{RUNS}/search", json={"experiment_ids": [experiment]},
+                       headers=headers).json()["items"]
+    if response.status_code == 201:
+        assert [run["tags"] for run in runs] == [{"ok": "1", "bad": "a\x00b"}]
+    else:
+        assert response.status_code == 422 and "NUL" in response.json()["detail"]
+        assert runs == []  # neither the run nor its other tag

@@ -112,21 +112,23 @@ class RunService:
         name = generated_name("run") if name is None else validate_name(name, "run")
         start = now_ms() if start_time is None else validate_int64(start_time, "start_time")
         checked_tags = validate_tags(tags)
-        with self._uow.for_tenant(principal.tenant_id) as uow:
-            if uow.experiments.lifecycle_stage(experiment_id) != ACTIVE:
-                raise Conflict(
-                    f"experiment '{experiment_id}' is deleted; restore it before adding runs"
-                )
+        # Links are checked first; then the run and its tags are one statement on
+        # PostgreSQL, its own transaction.
+        with self._uow.for_tenant(principal.tenant_id, autocommit=True) as uow:
             if parent_run_id is not None:
                 uow.runs.read(parent_run_id)  # the tenant's, or NotFound
             if dataset_id is not None:
                 uow.datasets.get(dataset_id)
             run = uow.runs.insert(
-                experiment_id=experiment_id, name=name, status=RUNNING, start_time=start,
-                parent_run_id=parent_run_id, dataset_id=dataset_id, user_id=principal.user_id,
-                lifecycle_stage=ACTIVE,
+                checked_tags, experiment_id=experiment_id, name=name, status=RUNNING,
+                start_time=start, parent_run_id=parent_run_id, dataset_id=dataset_id,
+                user_id=principal.user_id, lifecycle_stage=ACTIVE,
             )
-            uow.runs.set_tags(run.id, checked_tags)
+            if run is None:  # the tenant's experiment (or NotFound), but deleted
+                uow.experiments.lifecycle_stage(experiment_id)
+                raise Conflict(
+                    f"experiment '{experiment_id}' is deleted; restore it before adding runs"
+                )
             uow.commit()
             return RunDetails.of(run, {}, {}, checked_tags)
 

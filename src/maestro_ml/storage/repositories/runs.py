@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     String,
+    Text,
     bindparam,
     cast,
     delete,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     tuple_,
     union_all,
     update,
@@ -59,6 +61,39 @@ ACTIVE, DELETED = "active", "deleted"
 _RUNS = RunRow.__table__
 _RUN_ANY_TENANT = select(_RUNS).where(_RUNS.c.id == bindparam("run_id"))
 _RUN = _RUN_ANY_TENANT.where(_RUNS.c.tenant_id == bindparam("tenant_id"))
+
+
+# A run is created only in an active experiment of its tenant: INSERT ... SELECT from
+# that experiment, so the check and the write are one statement. On PostgreSQL the run's
+# tags are inserted by the same statement, from two arrays.
+def _create_run() -> Any:
+    experiments = ExperimentRow.__table__
+    names = [column.name for column in _RUNS.c]
+    row = [experiments.c.id if name == "experiment_id"
+           else bindparam(name, type_=_RUNS.c[name].type) for name in names]
+    source = select(*row).where(
+        experiments.c.id == bindparam("experiment_id"),
+        experiments.c.tenant_id == bindparam("tenant_id"),
+        experiments.c.lifecycle_stage == ACTIVE,
+    )
+    return insert(_RUNS).from_select(names, source)
+
+
+def _pg_create_run() -> Any:
+    run = _create_run().returning(_RUNS.c.id).cte("run")
+    tags = func.unnest(
+        cast(bindparam("tag_key"), postgresql.ARRAY(Text())),
+        cast(bindparam("tag_value"), postgresql.ARRAY(Text())),
+    ).table_valued("key", "value").render_derived()
+    insert_tags = insert(_TAGS).from_select(
+        ["run_id", "key", "value"],
+        select(run.c.id, tags.c.key, tags.c.value).select_from(run).join(tags, true()),
+    ).cte("tags")
+    return select(run.c.id).add_cte(insert_tags)
+
+
+_CREATE_RUN = _create_run()
+_PG_CREATE_RUN = _pg_create_run()
 
 
 # Params, latest metrics, tags and inputs of a list of runs in one statement (one round
@@ -129,13 +164,26 @@ class RunRepository(Repository[RunRow]):
         return self.get_scoped(_RUN, _RUN_ANY_TENANT, "run_id", run_id)
 
     # -- the run itself by Core statements: no identity map, no flush ---------------------
-    def insert(self, **fields: Any) -> SimpleNamespace:
-        """Create a run in this session's tenant; its columns come back as attributes."""
+    def insert(self, tags: dict[str, str], **fields: Any) -> SimpleNamespace | None:
+        """Create a run with ``tags`` in an active experiment of this session's tenant.
+
+        The run's columns come back as attributes; None if the experiment
+        (``fields["experiment_id"]``) is not this tenant's or not active, and then nothing
+        was written. On PostgreSQL run and tags are one statement (its own transaction
+        under ``autocommit``); on SQLite two, in the caller's transaction.
+        """
         values = {"id": new_id(), "created_at": utcnow(), "end_time": None,
                   "parent_run_id": None, "dataset_id": None, "job_id": None,
                   "user_id": None, **fields}
         values["tenant_id"] = self._tenant_id(values.get("tenant_id"))
-        self.session.connection().execute(insert(_RUNS), values)
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            created = connection.execute(_PG_CREATE_RUN, {
+                **values, "tag_key": list(tags), "tag_value": list(tags.values())}).first()
+            return SimpleNamespace(**values) if created is not None else None
+        if connection.execute(_CREATE_RUN, values).rowcount != 1:
+            return None
+        self.appends.set_tags(values["id"], tags)
         return SimpleNamespace(**values)
 
     def update_fields(self, run_id: str, values: dict[str, Any], *,
