@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, Text, and_, bindparam, cast, func, insert, or_, select
+from sqlalchemy import String, Text, and_, bindparam, cast, func, insert, not_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import psycopg
 
@@ -36,6 +36,10 @@ _METRICS, _LATEST = MetricRow.__table__, LatestMetricRow.__table__
 # A metric row as the logging path carries it: a tuple in this order (the table's).
 _ROW = ("run_id", "key", "value", "is_nan", "step", "timestamp")
 _KEY, _STEP, _TIMESTAMP = _ROW.index("key"), _ROW.index("step"), _ROW.index("timestamp")
+# A statement that is its own transaction and meets a param key committed under it runs
+# again, seeing that key: at most this many times in all.
+APPEND_ATTEMPTS = 3
+UNIQUE_VIOLATION = "23505"
 # Positional placeholders on both drivers: qmark for sqlite3, format (%s) for psycopg.
 _DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": psycopg.dialect(paramstyle="format")}
 
@@ -56,21 +60,30 @@ class Prepared:
             self.compiled[name] = (compiled.string, order)
 
 
-def _pg_unnest_insert(table: Any, arrays: tuple[str, ...], prefix: str = "",
-                      where: Any = None) -> Any:
-    """``INSERT ... SELECT :run_id, * FROM unnest(arrays)``: a batch as one array per column.
+def _pg_unnest(table: Any, arrays: tuple[str, ...], prefix: str = "",
+               name: str | None = None) -> Any:
+    """``unnest(:prefix<column>, ...)`` as a table of ``arrays``, one array per column.
 
-    psycopg's executemany sends one INSERT per row; this is one statement whatever the
-    batch, and its text never changes, so the server plans it once. Strings travel as
-    ``text[]`` (a cast to ``varchar(n)[]`` would truncate where the column must refuse).
-    The arrays' parameters are named ``prefix + column``; ``where`` guards the whole insert.
+    Strings travel as ``text[]`` (a cast to ``varchar(n)[]`` would truncate where the
+    column must refuse).
     """
     typed = [
         cast(bindparam(prefix + name), postgresql.ARRAY(
             Text() if isinstance(table.c[name].type, String) else table.c[name].type))
         for name in arrays
     ]
-    source = func.unnest(*typed).table_valued(*arrays).render_derived()
+    return func.unnest(*typed).table_valued(*arrays, name=name).render_derived()
+
+
+def _pg_unnest_insert(table: Any, arrays: tuple[str, ...], prefix: str = "",
+                      where: Any = None) -> Any:
+    """``INSERT ... SELECT :run_id, * FROM unnest(arrays)``: a batch as one array per column.
+
+    psycopg's executemany sends one INSERT per row; this is one statement whatever the
+    batch, and its text never changes, so the server plans it once. The arrays'
+    parameters are named ``prefix + column``; ``where`` guards the whole insert.
+    """
+    source = _pg_unnest(table, arrays, prefix)
     run_id = cast(bindparam("run_id"), table.c.run_id.type)
     rows = select(run_id, *[source.c[n] for n in arrays])
     if where is not None:
@@ -127,13 +140,13 @@ _PG_LATEST_UPSERT = Prepared(
 # What a foreign key's check would take; see _pg_append.
 _PG_LOCK_RUN = Prepared(
     select(_RUNS.c.id).where(_RUNS.c.id == bindparam("run_id"))
-    .with_for_update(key_share=True), None, ["postgresql"])
+    .with_for_update(read=True, key_share=True), None, ["postgresql"])
 _PG_LATEST_UPSERT_ONE = Prepared(
     _latest_upsert(postgresql.insert(_LATEST)), _ROW, ["postgresql"])
 
 
 @cache  # compiled on first use: SQLite deployments never need these
-def _pg_append(with_tenant: bool, parts: frozenset[str]) -> Prepared:
+def _pg_append(with_tenant: bool, parts: frozenset[str], alone: bool = False) -> Prepared:
     """One statement that appends ``parts`` (params, metrics, tags) to a writable run.
 
     ``WITH run AS (the run's stages), p AS (INSERT params ...), m AS (INSERT metrics ...),
@@ -141,6 +154,12 @@ def _pg_append(with_tenant: bool, parts: frozenset[str]) -> Prepared:
     insert is guarded by ``run.writable`` (run and experiment both in ``:stage``), so a
     missing, foreign or deleted run gets nothing. With params it also answers how many it
     inserted and the values already stored under those keys, as of the statement's start.
+
+    ``alone``: the statement is its own transaction, so it must be all or nothing by
+    itself. Every insert is then also guarded by "no param is stored with another value",
+    and params go in without ``ON CONFLICT``: a key another transaction commits while this
+    statement runs fails the whole statement (unique violation), which is then run again.
+    In a caller's transaction params skip such keys instead, and the caller compares.
     """
     found = (select(_RUNS.c.lifecycle_stage.label("run_stage"),
                     _EXPERIMENTS.c.lifecycle_stage.label("experiment_stage"),
@@ -152,28 +171,40 @@ def _pg_append(with_tenant: bool, parts: frozenset[str]) -> Prepared:
         found = found.where(_RUNS.c.tenant_id == bindparam("tenant_id"))
     # metrics.run_id has no foreign key on PostgreSQL (migration 0007): this lock, once per
     # statement, is the one the key's check took per row, and holds off the run's delete.
-    run = found.with_for_update(key_share=True, of=_RUNS).cte("run")
-    writable = select(run.c.writable).scalar_subquery()
+    run = found.with_for_update(read=True, key_share=True, of=_RUNS).cte("run")
+    guard: Any = select(run.c.writable).scalar_subquery()
     columns: list[Any] = [run.c.run_stage, run.c.experiment_stage]
     writes = []
     if "params" in parts:
-        inserted = (_pg_unnest_insert(_PARAMS, ("key", "value"), "param_", writable)
-                    .on_conflict_do_nothing().returning(_PARAMS.c.key).cte("p"))
         stored = (select(_PARAMS.c.key, _PARAMS.c.value)
                   .where(_PARAMS.c.run_id == bindparam("run_id"),
                          _PARAMS.c.key == func.any(cast(bindparam("param_key"),
                                                         postgresql.ARRAY(Text()))))
                   .cte("stored"))
+        if alone:
+            compared = _pg_unnest(_PARAMS, ("key", "value"), "param_", "compared")
+            changed = (select(stored.c.key).join(compared, compared.c.key == stored.c.key)
+                       .where(compared.c.value != stored.c.value).exists())
+            allowed = select(and_(run.c.writable, not_(changed)).label("ok")).cte("allowed")
+            guard = select(allowed.c.ok).scalar_subquery()
+            given = _pg_unnest(_PARAMS, ("key", "value"), "param_", "given")
+            new = select(cast(bindparam("run_id"), _PARAMS.c.run_id.type), given.c.key,
+                         given.c.value).where(guard, given.c.key.not_in(select(stored.c.key)))
+            inserted = (insert(_PARAMS).from_select(["run_id", "key", "value"], new)
+                        .returning(_PARAMS.c.key).cte("p"))
+        else:
+            inserted = (_pg_unnest_insert(_PARAMS, ("key", "value"), "param_", guard)
+                        .on_conflict_do_nothing().returning(_PARAMS.c.key).cte("p"))
         columns += [select(func.count()).select_from(inserted).scalar_subquery(),
                     select(func.array_agg(stored.c.key)).scalar_subquery(),
                     select(func.array_agg(stored.c.value)).scalar_subquery()]
     if "metrics" in parts:
-        writes.append(_pg_unnest_insert(_METRICS, _PG_COLUMNS, "metric_", writable).cte("m"))
+        writes.append(_pg_unnest_insert(_METRICS, _PG_COLUMNS, "metric_", guard).cte("m"))
         writes.append(_latest_upsert(
-            _pg_unnest_insert(_LATEST, _PG_COLUMNS, "latest_", writable)).cte("l"))
+            _pg_unnest_insert(_LATEST, _PG_COLUMNS, "latest_", guard)).cte("l"))
     if "tags" in parts:
         writes.append(_tag_upsert(
-            _pg_unnest_insert(_TAGS, ("key", "value"), "tag_", writable)).cte("t"))
+            _pg_unnest_insert(_TAGS, ("key", "value"), "tag_", guard)).cte("t"))
     return Prepared(select(*columns).add_cte(*writes), None, ["postgresql"])
 
 
@@ -254,12 +285,13 @@ class RunAppends:
         if tags:
             parts.append("tags")
             values.update(tag_key=list(tags), tag_value=list(tags.values()))
-        prepared = _pg_append(self._tenant_id is not None, frozenset(parts))
-        alone = self._commits_alone and not params and not self._in_transaction()
+        alone = self._commits_alone and not self._in_transaction()
+        prepared = _pg_append(self._tenant_id is not None, frozenset(parts), alone)
         if alone:
             self._connection.autocommit = True
         try:
-            found = self._one(prepared, values)
+            found = self._one_again_on_new_keys(prepared, values) if alone else \
+                self._one(prepared, values)
         finally:
             if alone:
                 self._connection.autocommit = False
@@ -269,11 +301,22 @@ class RunAppends:
         inserted, stored = found[2], dict(zip(found[3] or (), found[4] or (), strict=True))
         changed = {k: v for k, v in stored.items() if params[k] != v}
         if not changed and inserted + len(stored) < len(params):
-            # Another transaction committed some of these keys after this statement began
-            # (it skipped them on conflict): compare with what that one stored.
+            # In the caller's transaction: another one committed some of these keys after
+            # this statement began (it skipped them on conflict): compare with what it stored.
             now = dict(self._all(_PARAMS_OF_RUN, {"run_id": run_id}))
             changed = {k: now[k] for k in params if k in now and now[k] != params[k]}
         return Appended(states, changed)
+
+    def _one_again_on_new_keys(self, prepared: Prepared, values: dict[str, Any]) -> Any:
+        """``_one`` of a statement that is its own transaction, run again (it wrote nothing)
+        while another transaction commits one of its new param keys under it."""
+        for attempt in range(1, APPEND_ATTEMPTS + 1):
+            try:
+                return self._one(prepared, values)
+            except Exception as exc:
+                if getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION or attempt == APPEND_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     def _in_transaction(self) -> bool:
         return str(self._connection.info.transaction_status.name) != "IDLE"
