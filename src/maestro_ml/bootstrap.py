@@ -19,7 +19,11 @@ from maestro_ml.config import Settings
 from maestro_ml.domain.slo import SloDefaults
 from maestro_ml.jobs.worker import build_worker
 from maestro_ml.observability.business import BusinessCollector
-from maestro_ml.observability.metrics import install_metrics, register_collector
+from maestro_ml.observability.metrics import (
+    install_metrics,
+    register_collector,
+    unregister_collector,
+)
 from maestro_ml.observability.service_spans import traced
 from maestro_ml.observability.slo_recorder import SloRecorder
 from maestro_ml.observability.tracing import configure_tracing, instrument_engine
@@ -107,6 +111,8 @@ class Container:
     registry_sources: SourceRegistrationService
     logged_models: LoggedModelService
     background: list[Any] = field(default_factory=list)
+    # Scrape-time collectors over this container's state (business gauges, prediction log).
+    collectors: list[Any] = field(default_factory=list)
 
     def readiness_checks(self) -> dict[str, dict[str, Any]]:
         """Database, migrations, artifact store and Redis (when configured), each timed."""
@@ -122,6 +128,8 @@ class Container:
 
     def close(self) -> None:
         self.stop_background()
+        for collector in self.collectors:  # scrapes must not read a closed engine
+            unregister_collector(collector)
         self.engine.dispose()
 
 
@@ -204,23 +212,28 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
         container.background.append(route_invalidation)
     if settings.run_worker:  # started and stopped with the app (create_app's lifespan)
         container.background.append(build_worker(container))
-    install_observability(settings, engine)
-    register_collector(PredictionLogCollector(prediction_log))  # no-op without metrics
+    container.collectors.extend(install_observability(settings, engine))
+    container.collectors.append(PredictionLogCollector(prediction_log))
+    register_collector(container.collectors[-1])  # no-op without metrics
     for name in TRACED_SERVICES:  # a span per service call, only when tracing is on
         setattr(container, name, traced(getattr(container, name), name))
     return container
 
 
-def install_observability(settings: Settings, engine: Engine) -> None:
-    """Metrics (with the business gauges over ``engine``) and tracing, as settings say."""
+def install_observability(settings: Settings, engine: Engine) -> list[Any]:
+    """Metrics (with the business gauges over ``engine``) and tracing, as settings say;
+    the scrape-time collectors it registered."""
+    collectors: list[Any] = []
     if settings.metrics_enabled:  # disabled: the app counts nothing (create_app)
         install_metrics(settings.metrics_latency_buckets)
-        register_collector(BusinessCollector(
+        collectors.append(BusinessCollector(
             lambda: read_platform_counts(engine), settings.metrics_business_cache_seconds
         ))
+        register_collector(collectors[-1])
     if settings.tracing_exporter is not None:  # unset leaves the process's tracing alone
         configure_tracing(settings.tracing_exporter)
     instrument_engine(engine)  # database spans, when tracing is on
+    return collectors
 
 
 def build_slo_parts(settings: Settings, uow: UnitOfWorkFactory) -> dict[str, Any]:

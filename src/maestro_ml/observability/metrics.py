@@ -53,6 +53,7 @@ class PlatformMetrics:
         self.registry = registry or CollectorRegistry()
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         self.collectors: list[Any] = []
+        self._replaced: list[Any] = []  # collectors of closed-over containers, latest last
         self.latency_buckets = buckets = tuple(sorted(set(latency_buckets)))
         reg = self.registry
         self.http_requests = Counter(
@@ -143,12 +144,29 @@ class PlatformMetrics:
         return found
 
     def register_collector(self, collector: Any) -> None:
-        """Add ``collector``, replacing an earlier one of the same class (a rebuilt container)."""
+        """Add ``collector`` in place of an earlier one of the same class (a rebuilt
+        container); that one is served again when this one is unregistered."""
         for earlier in [c for c in self.collectors if type(c) is type(collector)]:
             self.registry.unregister(earlier)
             self.collectors.remove(earlier)
+            self._replaced.append(earlier)
         self.registry.register(collector)
         self.collectors.append(collector)
+
+    def unregister_collector(self, collector: Any) -> None:
+        """Stop serving ``collector`` (its container closed); bring back what it replaced."""
+        if collector in self._replaced:
+            self._replaced.remove(collector)
+        if collector not in self.collectors:
+            return
+        self.registry.unregister(collector)
+        self.collectors.remove(collector)
+        for earlier in reversed(self._replaced):
+            if type(earlier) is type(collector):
+                self._replaced.remove(earlier)
+                self.registry.register(earlier)
+                self.collectors.append(earlier)
+                return
 
     def scrape_registry(self) -> CollectorRegistry:
         """Single process: our registry. Multiprocess: the files of every live process."""
@@ -209,6 +227,13 @@ def register_collector(collector: Any) -> None:
     """
     if _active is not None:
         _active.register_collector(collector)
+
+
+def unregister_collector(collector: Any) -> None:
+    """Stop serving ``collector`` wherever it was registered; the collector of its class
+    it replaced, if any, is served again."""
+    for built in _built.values():
+        built.unregister_collector(collector)
 
 
 def render(accept: str | None) -> tuple[bytes, str]:
