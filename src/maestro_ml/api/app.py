@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ def create_app(container: Container) -> FastAPI:
         version="0.1.0",
         description="Self-hosted ML platform: tracking, training, registry, serving.",
         lifespan=lifespan,
+        **_without_native_telemetry(),
     )
     app.state.container = container
     install_error_handlers(app, error_formats())
@@ -92,6 +94,18 @@ def create_app(container: Container) -> FastAPI:
     # SLO and secret-expiry gauges on the live /metrics registry
     install_slo_gauges(container.slos.all_statuses, container.slos.earliest_api_key_expiry)
     return app
+
+
+def _without_native_telemetry() -> dict[str, Any]:
+    """FastAPI's own OpenTelemetry layer switched off, where this FastAPI has one.
+
+    It turns itself on whenever a process-wide OpenTelemetry provider is set, and would
+    then record every request a second time beside ``TracingMiddleware`` and
+    ``MetricsMiddleware``, and until then looks the providers up on every request.
+    """
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
 
 
 def api_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
