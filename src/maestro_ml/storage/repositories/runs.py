@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     String,
     Text,
     bindparam,
@@ -94,6 +95,24 @@ def _pg_create_run() -> Any:
 
 _CREATE_RUN = _create_run()
 _PG_CREATE_RUN = _pg_create_run()
+
+
+@cache  # a few shapes: which columns change, and whether the end time is the database's
+def _update_run(columns: frozenset[str], end_unless_set: bool, with_tenant: bool) -> Any:
+    """``UPDATE runs SET ... RETURNING *`` with every value bound (``new_<column>``).
+
+    Built once per shape: a statement built per call costs its cache key each time, more
+    than the rest of its execution on the client.
+    """
+    values: dict[str, Any] = {
+        name: bindparam(f"new_{name}", type_=_RUNS.c[name].type) for name in columns}
+    if end_unless_set:
+        values["end_time"] = func.coalesce(func.nullif(_RUNS.c.end_time, 0),
+                                           bindparam("end_unless_set", type_=BigInteger()))
+    stmt = update(_RUNS).where(_RUNS.c.id == bindparam("run_id"))
+    if with_tenant:
+        stmt = stmt.where(_RUNS.c.tenant_id == bindparam("of_tenant"))
+    return stmt.values(values).returning(*_RUNS.c)
 
 
 # Params, latest metrics, tags and inputs of a list of runs in one statement (one round
@@ -196,15 +215,13 @@ class RunRepository(Repository[RunRow]):
         """
         if not isinstance(run_id, str) or not run_id:
             raise NotFound.of(self.kind, run_id)
-        if end_time_unless_set is not None:
-            values = {**values, "end_time": func.coalesce(
-                func.nullif(_RUNS.c.end_time, 0), end_time_unless_set)}
-        stmt = update(_RUNS).where(_RUNS.c.id == run_id)
         tenant_id = self.session.info.get(TENANT_KEY)
-        if tenant_id is not None:
-            stmt = stmt.where(_RUNS.c.tenant_id == tenant_id)
-        found = self.session.connection().execute(
-            stmt.values(**values).returning(*_RUNS.c)).first()
+        stmt = _update_run(frozenset(values), end_time_unless_set is not None,
+                           tenant_id is not None)
+        found = self.session.connection().execute(stmt, {
+            **{f"new_{name}": value for name, value in values.items()},
+            "run_id": run_id, "of_tenant": tenant_id, "end_unless_set": end_time_unless_set,
+        }).first()
         if found is None:
             raise NotFound.of(self.kind, run_id)
         return found
