@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import time
 
 from fastapi.testclient import TestClient
@@ -354,3 +355,24 @@ def test_a_run_whose_tags_cannot_be_stored_is_not_created(client: TestClient, te
     else:
         assert response.status_code == 422 and "NUL" in response.json()["detail"]
         assert runs == []  # neither the run nor its other tag
+
+
+def test_children_of_a_page_larger_than_a_statement_takes(
+    client: TestClient, container: Container, tenant: Actors
+):
+    """More run ids than one statement may bind: PostgreSQL's protocol takes 65,535
+    parameters, SQLite 32,766 by default (this machine's build allows more: the test
+    lowers it to the default)."""
+    run = make_run(client, tenant, tags={"kept": "yes"})["id"]
+    ids = [f"{n:032x}" for n in range(70_000)] + [run]
+    with container.uow.for_tenant(tenant.tenant_id, write=False) as uow:
+        driver = uow.session.connection().connection.driver_connection
+        if container.engine.dialect.name == "sqlite":
+            previous = driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+        try:
+            found = uow.runs.children_of(ids)
+        finally:
+            if container.engine.dialect.name == "sqlite":
+                driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, previous)
+    assert found.tags[run] == {"kept": "yes"}
+    assert len(found.tags) == len(ids) and not any(found.tags[i] for i in ids[:-1])

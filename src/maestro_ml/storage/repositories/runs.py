@@ -146,6 +146,10 @@ def _children_union() -> Any:
 
 
 _CHILDREN_OF = _children_union()
+# Run ids per children query. A statement takes at most 65,535 parameters on PostgreSQL
+# (each id bound once) and, by default, 32,766 on SQLite (each id bound four times); an
+# MLflow search page holds up to 50,000 runs.
+CHILDREN_CHUNK = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,9 +242,10 @@ class RunRepository(Repository[RunRow]):
         """Params, latest metrics, tags and inputs of runs found through this session."""
         found = RunChildren({r: {} for r in run_ids}, {r: {} for r in run_ids},
                             {r: {} for r in run_ids}, {r: [] for r in run_ids})
-        if not run_ids:
-            return found
-        rows = self.session.connection().execute(_CHILDREN_OF, {"run_ids": list(run_ids)})
+        connection = self.session.connection()
+        rows = (row for start in range(0, len(run_ids), CHILDREN_CHUNK)
+                for row in connection.execute(
+                    _CHILDREN_OF, {"run_ids": list(run_ids[start:start + CHILDREN_CHUNK])}))
         for kind, run_id, key, text, number, is_nan, *dataset, _ in rows:
             if kind == "param":
                 found.params[run_id][key] = text
