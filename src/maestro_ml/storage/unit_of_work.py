@@ -114,9 +114,9 @@ class RunDataUnitOfWork(_WriterTurn):
     One write transaction on a pooled driver connection, for one tenant (or the system),
     with ``runs`` the ``RunAppends`` of that connection; rolled back unless committed. On
     SQLite it takes the writer lock and ``BEGIN IMMEDIATE`` as a ``SqlUnitOfWork`` does. On
-    PostgreSQL an ``append`` without params is the whole transaction and commits itself:
-    it writes only where the run accepts it, so there is nothing left for the caller to
-    refuse (see ``RunAppends.append``).
+    PostgreSQL an ``append`` is the whole transaction and commits itself: it writes only
+    where the run accepts it and no param is stored with another value, so there is
+    nothing left for the caller to refuse (see ``RunAppends.append``).
     """
 
     def __init__(self, engine: Engine, tenant_id: str | None) -> None:

@@ -251,8 +251,9 @@ class RunAppends:
 
         Params already stored with another value are reported in ``changed``; the caller
         must then not commit (what was written with them is rolled back). On PostgreSQL
-        this is one statement; without params, with ``commits_alone``, it is also the
-        whole transaction: it commits itself, in one round trip to the server.
+        this is one statement; with ``commits_alone`` it is also the whole transaction: it
+        commits itself, in one round trip to the server, and writes nothing where a param
+        is stored with another value.
         """
         params, tags = params or {}, tags or {}
         if self._dialect == "postgresql" and (params or metrics or tags):
@@ -310,13 +311,14 @@ class RunAppends:
     def _one_again_on_new_keys(self, prepared: Prepared, values: dict[str, Any]) -> Any:
         """``_one`` of a statement that is its own transaction, run again (it wrote nothing)
         while another transaction commits one of its new param keys under it."""
-        for attempt in range(1, APPEND_ATTEMPTS + 1):
+        attempt = 1
+        while True:
             try:
                 return self._one(prepared, values)
             except Exception as exc:
                 if getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION or attempt == APPEND_ATTEMPTS:
                     raise
-        raise AssertionError("unreachable")
+                attempt += 1
 
     def _in_transaction(self) -> bool:
         return str(self._connection.info.transaction_status.name) != "IDLE"
