@@ -213,8 +213,9 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
     if settings.run_worker:  # started and stopped with the app (create_app's lifespan)
         container.background.append(build_worker(container))
     container.collectors.extend(install_observability(settings, engine))
-    container.collectors.append(PredictionLogCollector(prediction_log))
-    register_collector(container.collectors[-1])  # no-op without metrics
+    prediction_gauges = PredictionLogCollector(prediction_log)
+    register_collector(prediction_gauges)  # no-op without metrics
+    container.collectors.append(prediction_gauges)
     for name in TRACED_SERVICES:  # a span per service call, only when tracing is on
         setattr(container, name, traced(getattr(container, name), name))
     return container

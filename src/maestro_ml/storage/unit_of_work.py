@@ -51,8 +51,8 @@ class SqlUnitOfWork(_WriterTurn, Repositories):
         autocommit: bool = False,
     ) -> None:
         """``autocommit``: on PostgreSQL each statement commits by itself, for a write that
-        is one statement followed by reads at most (``commit`` is then a no-op); SQLite
-        writes as usual."""
+        is one statement, with reads around it at most (``commit`` is then a no-op);
+        SQLite writes as usual."""
         self._factory = factory
         self.tenant_id = tenant_id
         self._write = write

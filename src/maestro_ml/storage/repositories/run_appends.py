@@ -72,7 +72,7 @@ def _pg_unnest(table: Any, arrays: tuple[str, ...], prefix: str = "",
             Text() if isinstance(table.c[name].type, String) else table.c[name].type))
         for name in arrays
     ]
-    return func.unnest(*typed).table_valued(*arrays, name=name).render_derived()
+    return func.unnest(*typed).table_valued(*arrays).render_derived(name=name)
 
 
 def _pg_unnest_insert(table: Any, arrays: tuple[str, ...], prefix: str = "",
@@ -146,20 +146,19 @@ _PG_LATEST_UPSERT_ONE = Prepared(
 
 
 @cache  # compiled on first use: SQLite deployments never need these
-def _pg_append(with_tenant: bool, parts: frozenset[str], alone: bool = False) -> Prepared:
+def _pg_append(with_tenant: bool, parts: frozenset[str]) -> Prepared:
     """One statement that appends ``parts`` (params, metrics, tags) to a writable run.
 
     ``WITH run AS (the run's stages), p AS (INSERT params ...), m AS (INSERT metrics ...),
     l AS (UPSERT latest ...), t AS (UPSERT tags ...) SELECT stages ... FROM run``: every
     insert is guarded by ``run.writable`` (run and experiment both in ``:stage``), so a
-    missing, foreign or deleted run gets nothing. With params it also answers how many it
-    inserted and the values already stored under those keys, as of the statement's start.
+    missing, foreign or deleted run gets nothing. With params it also answers the values
+    already stored under those keys, as of the statement's start.
 
-    ``alone``: the statement is its own transaction, so it must be all or nothing by
-    itself. Every insert is then also guarded by "no param is stored with another value",
-    and params go in without ``ON CONFLICT``: a key another transaction commits while this
-    statement runs fails the whole statement (unique violation), which is then run again.
-    In a caller's transaction params skip such keys instead, and the caller compares.
+    It is all or nothing by itself, so that it can be its own transaction: with params,
+    every insert is also guarded by "no param is stored with another value", and params
+    go in without ``ON CONFLICT``. A key another transaction commits while this statement
+    runs fails the whole statement (unique violation), writing nothing.
     """
     found = (select(_RUNS.c.lifecycle_stage.label("run_stage"),
                     _EXPERIMENTS.c.lifecycle_stage.label("experiment_stage"),
@@ -181,22 +180,18 @@ def _pg_append(with_tenant: bool, parts: frozenset[str], alone: bool = False) ->
                          _PARAMS.c.key == func.any(cast(bindparam("param_key"),
                                                         postgresql.ARRAY(Text()))))
                   .cte("stored"))
-        if alone:
-            compared = _pg_unnest(_PARAMS, ("key", "value"), "param_", "compared")
-            changed = (select(stored.c.key).join(compared, compared.c.key == stored.c.key)
-                       .where(compared.c.value != stored.c.value).exists())
-            allowed = select(and_(run.c.writable, not_(changed)).label("ok")).cte("allowed")
-            guard = select(allowed.c.ok).scalar_subquery()
-            given = _pg_unnest(_PARAMS, ("key", "value"), "param_", "given")
-            new = select(cast(bindparam("run_id"), _PARAMS.c.run_id.type), given.c.key,
-                         given.c.value).where(guard, given.c.key.not_in(select(stored.c.key)))
-            inserted = (insert(_PARAMS).from_select(["run_id", "key", "value"], new)
-                        .returning(_PARAMS.c.key).cte("p"))
-        else:
-            inserted = (_pg_unnest_insert(_PARAMS, ("key", "value"), "param_", guard)
-                        .on_conflict_do_nothing().returning(_PARAMS.c.key).cte("p"))
-        columns += [select(func.count()).select_from(inserted).scalar_subquery(),
-                    select(func.array_agg(stored.c.key)).scalar_subquery(),
+        compared = _pg_unnest(_PARAMS, ("key", "value"), "param_", "compared")
+        changed = (select(stored.c.key).join(compared, compared.c.key == stored.c.key)
+                   .where(compared.c.value != stored.c.value).exists())
+        allowed = select(and_(run.c.writable, not_(changed)).label("ok")).cte("allowed")
+        guard = select(allowed.c.ok).scalar_subquery()
+        given = _pg_unnest(_PARAMS, ("key", "value"), "param_", "given")
+        new = select(cast(bindparam("run_id"), _PARAMS.c.run_id.type), given.c.key,
+                     given.c.value).where(guard, given.c.key.not_in(select(stored.c.key)))
+        inserted = (insert(_PARAMS).from_select(["run_id", "key", "value"], new)
+                    .cte("p"))
+        writes.append(inserted)
+        columns += [select(func.array_agg(stored.c.key)).scalar_subquery(),
                     select(func.array_agg(stored.c.value)).scalar_subquery()]
     if "metrics" in parts:
         writes.append(_pg_unnest_insert(_METRICS, _PG_COLUMNS, "metric_", guard).cte("m"))
@@ -250,10 +245,10 @@ class RunAppends:
         tenant whose stage and experiment's stage are ``stage``; nothing otherwise.
 
         Params already stored with another value are reported in ``changed``; the caller
-        must then not commit (what was written with them is rolled back). On PostgreSQL
-        this is one statement; with ``commits_alone`` it is also the whole transaction: it
-        commits itself, in one round trip to the server, and writes nothing where a param
-        is stored with another value.
+        must then not commit. On PostgreSQL this is one statement, which then writes
+        nothing at all; with ``commits_alone`` it is also the whole transaction, committed
+        in one round trip, and run again if another transaction commits one of its new
+        param keys under it. In a caller's transaction such a key fails the statement.
         """
         params, tags = params or {}, tags or {}
         if self._dialect == "postgresql" and (params or metrics or tags):
@@ -287,7 +282,7 @@ class RunAppends:
             parts.append("tags")
             values.update(tag_key=list(tags), tag_value=list(tags.values()))
         alone = self._commits_alone and not self._in_transaction()
-        prepared = _pg_append(self._tenant_id is not None, frozenset(parts), alone)
+        prepared = _pg_append(self._tenant_id is not None, frozenset(parts))
         if alone:
             self._connection.autocommit = True
         try:
@@ -299,14 +294,8 @@ class RunAppends:
         states = None if found is None else (found[0], found[1])
         if states != (stage, stage) or not params:
             return Appended(states, {})
-        inserted, stored = found[2], dict(zip(found[3] or (), found[4] or (), strict=True))
-        changed = {k: v for k, v in stored.items() if params[k] != v}
-        if not changed and inserted + len(stored) < len(params):
-            # In the caller's transaction: another one committed some of these keys after
-            # this statement began (it skipped them on conflict): compare with what it stored.
-            now = dict(self._all(_PARAMS_OF_RUN, {"run_id": run_id}))
-            changed = {k: now[k] for k in params if k in now and now[k] != params[k]}
-        return Appended(states, changed)
+        stored = dict(zip(found[2] or (), found[3] or (), strict=True))
+        return Appended(states, {k: v for k, v in stored.items() if params[k] != v})
 
     def _one_again_on_new_keys(self, prepared: Prepared, values: dict[str, Any]) -> Any:
         """``_one`` of a statement that is its own transaction, run again (it wrote nothing)

@@ -273,9 +273,6 @@ class RunRepository(Repository[RunRow]):
         """Insert new params; return ``{key: stored}`` where a key holds another value."""
         return self.appends.add_params(run_id, params)
 
-    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
-        self.appends.set_tags(run_id, tags)
-
     def delete_tag(self, run_id: str, key: str) -> bool:
         stmt = delete(_TAGS).where(_TAGS.c.run_id == run_id, _TAGS.c.key == key)
         return bool(self.session.execute(stmt).rowcount)
