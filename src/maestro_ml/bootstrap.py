@@ -20,6 +20,7 @@ from maestro_ml.domain.slo import SloDefaults
 from maestro_ml.jobs.worker import build_worker
 from maestro_ml.observability.business import BusinessCollector
 from maestro_ml.observability.metrics import (
+    declare_rate_limit_tiers,
     install_metrics,
     register_collector,
     unregister_collector,
@@ -213,6 +214,7 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
     if settings.run_worker:  # started and stopped with the app (create_app's lifespan)
         container.background.append(build_worker(container))
     container.collectors.extend(install_observability(settings, engine))
+    declare_rate_limit_tiers(container.rate_limiter.tiers)  # no-op without metrics
     prediction_gauges = PredictionLogCollector(prediction_log)
     register_collector(prediction_gauges)  # no-op without metrics
     container.collectors.append(prediction_gauges)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +14,7 @@ from maestro_ml.config import Settings
 from maestro_ml.observability.business import BusinessCollector
 from maestro_ml.observability.metrics import active_metrics
 from maestro_ml.storage.platform_counts import read_platform_counts
-from tests.factories import Actors
+from tests.factories import Actors, make_tenant
 from tests.model_factories import create_model, make_model_version, sample_rows
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -55,12 +55,6 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
 
 
-@pytest.fixture
-def delta(client: TestClient, root_token: str) -> Callable[[], tuple[Samples, Samples]]:
-    before = scrape(client, root_token)
-    return lambda: (before, scrape(client, root_token))
-
-
 def test_metrics_needs_the_platform_permission(client: TestClient, tenant: Actors):
     assert client.get("/metrics").status_code == 401
     for role in ("viewer", "tenant_admin"):
@@ -79,10 +73,23 @@ def test_text_and_openmetrics_formats(client: TestClient, root_token: str):
     assert asked.text.rstrip().endswith("# EOF")
 
 
-def test_scripted_workload_is_counted_exactly(
-    client: TestClient, container: Container, settings: Settings, root_token: str,
-    tenant: Actors, delta,
-):
+@dataclass(frozen=True)
+class Workload:
+    before: Samples
+    after: Samples
+    deployment: str  # the deployment it predicted on
+
+    def grew(self, name: str, **labels: str) -> float:
+        return total(self.after, name, **labels) - total(self.before, name, **labels)
+
+
+@pytest.fixture(scope="module")
+def workload(client: TestClient, container: Container, settings: Settings,
+             root_token: str) -> Workload:
+    """A scripted workload touching every family, scraped before and after (once per module
+    and process, so each test that reads it sees its own process's counters)."""
+    tenant = make_tenant(client, root_token)
+    before = scrape(client, root_token)
     writer = tenant.headers("data_scientist")
     # Tracking: one experiment, three runs, a 404 on a run and an unmatched path.
     experiment = client.post("/api/v1/experiments", json={"name": "metrics-exp"}, headers=writer)
@@ -118,12 +125,11 @@ def test_scripted_workload_is_counted_exactly(
     finally:
         tight.close()
     assert statuses == [401, 401, 429]
+    return Workload(before, scrape(client, root_token), name)
 
-    before, after = delta()
 
-    def grew(name: str, **labels: str) -> float:
-        return total(after, name, **labels) - total(before, name, **labels)
-
+def test_scripted_workload_is_counted_exactly(workload: Workload):
+    grew, name = workload.grew, workload.deployment
     assert grew("maestro_http_requests_total", route="/api/v1/experiments", method="POST",
                 status_class="2xx") == 1
     assert grew("maestro_http_requests_total", route="/api/v1/runs", method="POST",
@@ -153,11 +159,25 @@ def test_scripted_workload_is_counted_exactly(
     assert grew("maestro_db_pool_wait_seconds_count") > 0
 
 
-def test_every_listed_family_is_exposed(client: TestClient, root_token: str):
-    samples = scrape(client, root_token)
-    names = {name for name, _ in samples}
+def test_every_listed_family_is_exposed(workload: Workload):
+    names = {name for name, _ in workload.after}
     assert set(FAMILIES) <= names, sorted(set(FAMILIES) - names)
-    assert value(samples, "maestro_http_requests_in_flight") >= 1  # the scrape itself
+    assert value(workload.after, "maestro_http_requests_in_flight") >= 1  # the scrape itself
+
+
+def test_rate_limit_tiers_are_exposed_at_zero_before_a_refusal(client: TestClient,
+                                                               settings: Settings,
+                                                               root_token: str):
+    fresh = build_container(settings.model_copy(update={
+        "run_worker": False, "redis_url": None}),
+        migrate=False)
+    try:
+        samples = scrape(client, root_token)
+    finally:
+        fresh.close()
+    assert fresh.rate_limiter.tiers
+    for tier in fresh.rate_limiter.tiers:
+        assert ("maestro_rate_limit_rejections_total", frozenset({("tier", tier)})) in samples
 
 
 def test_business_gauges_equal_the_database(client: TestClient, container: Container,

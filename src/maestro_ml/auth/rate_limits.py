@@ -174,6 +174,12 @@ class RateLimiter:
             login_ip=settings.rate_limit_login_ip, backend=backend,
         )
 
+    @property
+    def tiers(self) -> tuple[str, ...]:
+        """The tiers of every rule this limiter applies, login rules included."""
+        rules = (*self.policy.rules, *self.login_rules)
+        return tuple(dict.fromkeys(rule.tier for rule in rules))
+
     def check(
         self, tiers: tuple[Tier, ...], cls: RouteClass, identities: Mapping[Tier, str]
     ) -> Decision | None:

@@ -19,7 +19,7 @@ scraping process only.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -318,6 +318,15 @@ def observe_rate_limit_rejection(tier: str) -> None:
     m = _active
     if m is not None:
         m.child(m.rate_limit_rejections, tier).inc()
+
+
+def declare_rate_limit_tiers(tiers: Iterable[str]) -> None:
+    """Export the rejection counter of each tier at zero, before any request is refused,
+    so that alerts over ``rate()`` and dashboards see the series from the start."""
+    m = _active
+    if m is not None:
+        for tier in tiers:
+            m.child(m.rate_limit_rejections, tier)
 
 
 def observe_audit_event(outcome: str) -> None:

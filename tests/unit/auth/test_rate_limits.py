@@ -80,6 +80,12 @@ def test_default_settings_build_a_policy_with_every_tier() -> None:
         ("login_account", 10), ("login_ip", 30)]
 
 
+def test_a_limiter_names_the_tiers_of_its_rules_once_each() -> None:
+    limiter = make_limiter(ip_read="3/hour", ip_write="1/hour", key_all="9/hour")
+    assert limiter.tiers == ("ip", "key", "login_account", "login_ip")
+    assert make_limiter(global_all="").tiers == ("login_account", "login_ip")
+
+
 def make_limiter(**limits: str) -> RateLimiter:
     return RateLimiter(RateLimitPolicy(limits), backend=FailoverBackend(None),
                        login_account="2/hour", login_ip="3/hour")
