@@ -246,12 +246,13 @@ def test_two_processes_appending_to_one_chain_in_turn_keep_it_linked(
     assert report.ok and report.checked == len(chain)
 
 
-def test_mlflow_writes_record_the_objects_their_bodies_name(
+def test_mlflow_writes_record_the_objects_their_bodies_name_and_the_ones_they_create(
     client: TestClient, tenant: Actors
 ):
     headers = {**tenant.headers("data_scientist"), "X-Request-ID": unique("mlflow-audit")}
     mlflow = "/api/2.0/mlflow"
-    experiment = client.post(f"{mlflow}/experiments/create", json={"name": unique("exp")},
+    name = unique("exp")
+    experiment = client.post(f"{mlflow}/experiments/create", json={"name": name},
                              headers=headers).json()["experiment_id"]
     run = client.post(f"{mlflow}/runs/create", json={"experiment_id": experiment},
                       headers=headers).json()["run"]["info"]["run_id"]
@@ -260,11 +261,19 @@ def test_mlflow_writes_record_the_objects_their_bodies_name(
     model = unique("model")
     assert client.post(f"{mlflow}/registered-models/create", json={"name": model},
                        headers=headers).status_code == 200
+    model_id = client.get("/api/v1/models", params={"name": model},
+                          headers=headers).json()["items"][0]["id"]
+    logged = client.post(f"{mlflow}/logged-models", json={"experiment_id": experiment},
+                         headers=headers).json()["model"]["info"]["model_id"]
     recorded = {e["route"]: e for e in events(client, tenant, request_id=headers["X-Request-ID"])}
     update = recorded[f"{mlflow}/runs/update"]
     assert (update["object"], update["object_id"]) == ({"run_id": run}, run)
-    assert recorded[f"{mlflow}/runs/create"]["object"] == {"experiment_id": experiment}
-    assert recorded[f"{mlflow}/registered-models/create"]["object_id"] == model
+    created = {route.removeprefix(mlflow): (e["object"], e["object_id"])
+               for route, e in recorded.items() if e["method"] == "POST"}
+    assert created["/experiments/create"] == ({"name": name, "id": experiment}, experiment)
+    assert created["/runs/create"] == ({"experiment_id": experiment, "id": run}, run)
+    assert created["/registered-models/create"] == ({"name": model, "id": model_id}, model_id)
+    assert created["/logged-models"] == ({"experiment_id": experiment, "id": logged}, logged)
 
 
 def test_a_failed_login_records_the_attempted_account_in_the_platform_chain(

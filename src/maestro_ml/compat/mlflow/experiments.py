@@ -57,6 +57,7 @@ def create_experiment(body: MlflowBody, container: ContainerDep, principal: Writ
     row = container.experiments.create_experiment(
         principal, name=body.string("name", required=True), tags=tags
     )
+    body.created(row.id)
     return messages.respond({"experiment_id": row.id})
 
 

@@ -58,6 +58,7 @@ def create_logged_model(
         source_run_id=body.string("source_run_id"), model_type=body.string("model_type"),
         tags=shapes.tag_map(body), params=shapes.tag_map(body, "params"),
     )
+    body.created(view.id)
     return _answer(view)
 
 

@@ -86,6 +86,7 @@ def create_registered_model(
         principal, body.string("name", required=True), "classification", "mlflow",
         description=body.string("description"), tags=shapes.tag_map(body),
     )
+    body.created(view.id)
     return _registered(container, principal, view.id)
 
 
@@ -245,6 +246,7 @@ def create_model_version(
         principal, model_id, version_source(container, principal, body),
         tags=shapes.tag_map(body), description=body.string("description"),
     )
+    body.created(view.id)
     return _version_answer(name, view)
 
 

@@ -47,6 +47,7 @@ def create_run(body: MlflowBody, container: ContainerDep, principal: Writer) -> 
         parent_run_id=tags.get(messages.PARENT_RUN_TAG), tags=tags,
         start_time=body.int64("start_time"),
     )
+    body.created(details.id)
     return messages.respond({"run": messages.run(details)})
 
 
