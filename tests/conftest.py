@@ -59,6 +59,10 @@ def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Set
         run_worker=True,
         worker_poll_seconds=0.05,
         api_key_cache_seconds=0.0,
+        # Integration tests judge canaries by hand (rollouts.evaluate_canaries), between
+        # batches of traffic; a background judgement in mid-batch would skip their steps.
+        # The live-server e2e tests keep the background evaluator.
+        canary_evaluation_seconds=0.0,
         bootstrap_admin_email="root@maestro.test",
         bootstrap_admin_password="root-password-123!",
         allowed_hosts=["testserver", "localhost", "127.0.0.1"],  # TestClient: "testserver"
