@@ -78,6 +78,17 @@ def test_reads_and_unknown_ids_are_not_recorded(client: TestClient, tenant: Acto
     assert events(client, tenant, object_id="0" * 32) == []
 
 
+def test_events_are_found_by_the_request_id_their_response_carried(
+    client: TestClient, tenant: Actors
+):
+    first = create_model(client, tenant.headers("data_scientist"))
+    second = create_model(client, tenant.headers("data_scientist"))
+    assert first.status_code == second.status_code == 201
+    [event] = events(client, tenant, request_id=second.headers["x-request-id"])
+    assert event["object_id"] == second.json()["id"]
+    assert events(client, tenant, request_id="no-such-request") == []
+
+
 def test_insane_request_ids_are_replaced(client: TestClient, tenant: Actors):
     response = client.get("/api/v1/models", headers={**tenant.headers(), "X-Request-ID": "<x>"})
     assert response.headers["x-request-id"] != "<x>"
@@ -274,6 +285,37 @@ def test_mlflow_writes_record_the_objects_their_bodies_name_and_the_ones_they_cr
     assert created["/runs/create"] == ({"experiment_id": experiment, "id": run}, run)
     assert created["/registered-models/create"] == ({"name": model, "id": model_id}, model_id)
     assert created["/logged-models"] == ({"experiment_id": experiment, "id": logged}, logged)
+
+
+def test_an_event_naming_hostile_characters_is_stored_with_them_replaced(
+    client: TestClient, container: Container, tenant: Actors
+):
+    # A viewer may not update runs: the refusal is recorded, naming the run it was sent.
+    request_id = unique("nul-audit")
+    refused = client.post("/api/2.0/mlflow/runs/update",
+                          json={"run_id": "run\x00id", "status": "FINISHED"},
+                          headers={**tenant.headers("viewer"), "X-Request-ID": request_id})
+    assert refused.status_code == 403, refused.text
+    [event] = events(client, tenant, request_id=request_id)
+    assert event["outcome"] == "denied"
+    assert (event["object"], event["object_id"]) == ({"run_id": "run\ufffdid"}, "run\ufffdid")
+    assert [r.ok for r in container.audit.verify(tenant.tenant_id)] == [True]
+
+
+def test_searches_sent_by_post_are_reads_and_leave_no_event(client: TestClient, tenant: Actors):
+    experiment = client.post("/api/2.0/mlflow/experiments/create", json={"name": unique("e")},
+                             headers=tenant.headers("data_scientist")).json()["experiment_id"]
+    request_id = unique("search-audit")
+    headers = {**tenant.headers("viewer"), "X-Request-ID": request_id}
+    for path, body in (("/api/2.0/mlflow/runs/search", {"experiment_ids": [experiment]}),
+                       ("/api/2.0/mlflow/experiments/search", {}),
+                       ("/api/v1/runs/search", {"experiment_ids": [experiment]})):
+        searched = client.post(path, json=body, headers=headers)
+        assert searched.status_code == 200, (path, searched.text)
+    assert events(client, tenant, request_id=request_id) == []
+    denied = client.post("/api/2.0/mlflow/runs/search", json={},
+                         headers={"X-Request-ID": request_id})
+    assert denied.status_code == 401  # a refused search is still evidence
 
 
 def test_a_failed_login_records_the_attempted_account_in_the_platform_chain(

@@ -49,6 +49,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def storable(value: Any) -> Any:
+    """``value`` with every string made storable in any database: NUL (which PostgreSQL's
+    text and JSON refuse) and lone surrogates become U+FFFD; dicts are cleaned throughout.
+
+    An event records what a client sent, hostile bytes included; it must still be written,
+    and be hashed as it is stored.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate: not UTF-8 at all
+            value = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+        return value
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    return value
+
+
 def canonical_json(fields: Mapping[str, Any]) -> bytes:
     """Sorted keys, no whitespace, UTF-8: the bytes a hash is taken over."""
     plain = {name: _plain(fields.get(name)) for name in CHAINED_FIELDS}
@@ -139,3 +159,4 @@ class AuditFilter:
     since: datetime | None = None
     until: datetime | None = None
     object_id: str | None = None
+    request_id: str | None = None

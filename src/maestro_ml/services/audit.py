@@ -35,6 +35,7 @@ from maestro_ml.domain.audit import (
     canonical_time,
     chain_of,
     link_hash,
+    storable,
     verify_chain,
 )
 from maestro_ml.domain.errors import InvalidInput
@@ -246,8 +247,8 @@ def _linked(records: list[AuditRecord], chains: list[str], heads: dict[str, tupl
     heads, events = dict(heads), []
     for record, chain in zip(records, chains, strict=True):
         seq, prev_hash = heads[chain]
-        event = {name: getattr(record, name) for name in RECORD_FIELDS}
-        event.update(chain=chain, object=dict(record.object or {}), seq=seq + 1,
+        event = {name: storable(getattr(record, name)) for name in RECORD_FIELDS}
+        event.update(chain=chain, object=storable(dict(record.object or {})), seq=seq + 1,
                      prev_hash=prev_hash)
         event["hash"] = link_hash(prev_hash, event)
         heads[chain] = (seq + 1, event["hash"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from maestro_ml.domain.audit import GENESIS, canonical_json, link_hash, verify_chain
+from maestro_ml.domain.audit import GENESIS, canonical_json, link_hash, storable, verify_chain
 
 
 def build_chain(n: int) -> list[dict]:
@@ -81,3 +81,12 @@ def test_a_rehashed_forgery_still_breaks_the_next_link():
     events[0] = forged
     report = verify_chain("t1", events, head_of(events))
     assert report.broken_seq == 2 and "link" in report.reason
+
+
+def test_storable_replaces_nul_and_lone_surrogates_everywhere_and_keeps_the_rest():
+    assert storable("run\x00id") == "run\ufffdid"
+    assert storable("a\ud800b") == "a\ufffdb"
+    assert storable({"al\x00ias": "x\x00", "n": 3}) == {"al\ufffdias": "x\ufffd", "n": 3}
+    assert storable("plain é ✓") == "plain é ✓"
+    assert storable(None) is None and storable(201) == 201
+    storable("\ud800").encode()  # valid UTF-8 now

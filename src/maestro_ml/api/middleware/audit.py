@@ -3,8 +3,9 @@
 Every request gets an ``X-Request-ID`` (the client's when it is sane, else a new one),
 echoed on the response. After the response has been sent, the middleware decides whether
 it is an audit event: a successful write (POST/PUT/PATCH/DELETE), a refused attempt
-(401/403/429) or a server error on a write. Successful predictions are not state changes
-and are skipped, so the serving hot path pays nothing but a few dictionary look-ups.
+(401/403/429) or a server error on a write. Successful predictions and searches sent by
+POST are not state changes and are skipped, so the serving hot path pays nothing but a
+few dictionary look-ups.
 Routes that append data to a run (metrics, params, dataset inputs, marked with
 ``deps.appends_run_data``) are recorded once per client, actor and path in their
 ``audit_window``: a training loop logging thousands of points leaves one event a minute
@@ -35,7 +36,8 @@ log = logging.getLogger("maestro_ml.audit")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DENIED_STATUSES = frozenset({401, 403, 429})
-# Successful calls of these permissions use the platform without changing it.
+# Successful calls of these permissions use the platform without changing it; so do those
+# of any ``*:read`` permission, which some searches (MLflow's, ours) take by POST.
 NOT_STATE_CHANGES = frozenset({"predictions:create"})
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,64}$")
 MAX_CAPTURED_BODY = 64 * 1024
@@ -99,7 +101,7 @@ class AuditMiddleware:
             return
         elif status >= 500:
             outcome = "error"
-        elif status < 400 and permission not in NOT_STATE_CHANGES:
+        elif status < 400 and changes_state(permission):
             outcome = "success"
         else:  # a refused write (404, 409, 422 ...) changed nothing and denied nothing
             return
@@ -136,6 +138,11 @@ class AuditMiddleware:
         if key not in self._permissions:
             self._permissions[key] = self.permission_of(route)
         return self._permissions[key]
+
+
+def changes_state(permission: str | None) -> bool:
+    """Whether a successful write-method call under ``permission`` is a state change."""
+    return permission not in NOT_STATE_CHANGES and not (permission or "").endswith(":read")
 
 
 def _request_id(scope: Scope) -> str:

@@ -28,9 +28,11 @@ def audit_filter(
     since: Annotated[datetime | None, Query(description="ISO-8601, inclusive")] = None,
     until: Annotated[datetime | None, Query(description="ISO-8601, exclusive")] = None,
     object_id: Annotated[str | None, Query(max_length=128)] = None,
+    request_id: Annotated[str | None, Query(
+        max_length=64, description="the X-Request-ID a response carried")] = None,
 ) -> AuditFilter:
     return AuditFilter(actor=actor, action=action, outcome=outcome, since=since, until=until,
-                       object_id=object_id)
+                       object_id=object_id, request_id=request_id)
 
 
 Filters = Annotated[AuditFilter, Depends(audit_filter)]

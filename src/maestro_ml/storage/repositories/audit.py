@@ -193,7 +193,7 @@ class AuditRepository(Repository[AuditEventRow]):
     def filters(
         *, actor: str | None = None, action: str | None = None, outcome: str | None = None,
         since: datetime | None = None, until: datetime | None = None,
-        object_id: str | None = None,
+        object_id: str | None = None, request_id: str | None = None,
     ) -> list[Any]:
         """Column conditions for the query API; ``actor`` matches a user id, email or key id."""
         row, where = AuditEventRow, []
@@ -212,4 +212,6 @@ class AuditRepository(Repository[AuditEventRow]):
             where.append(row.occurred_at < until)
         if object_id:
             where.append(row.object_id == object_id)
+        if request_id:
+            where.append(row.request_id == request_id)
         return where

@@ -56,3 +56,4 @@ class AuditHeadRow(Base):
 
 Index("ix_audit_events_tenant_time", AuditEventRow.tenant_id, AuditEventRow.occurred_at)
 Index("ix_audit_events_object", AuditEventRow.tenant_id, AuditEventRow.object_id)
+Index("ix_audit_events_request", AuditEventRow.tenant_id, AuditEventRow.request_id)
