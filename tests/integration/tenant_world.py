@@ -87,6 +87,7 @@ def populate(client: TestClient, actors: Actors) -> Holdings:
         "dataset_id": dataset.json()["id"],
         "job_id": job["id"],
         "model_id": model_id,
+        "request_id": model.headers["x-request-id"],  # the audit event of its creation
         "model_version_id": version["id"],
         "version": "1",
         "alias": "champion",

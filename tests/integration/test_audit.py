@@ -114,6 +114,21 @@ def test_bad_filters_are_422(client: TestClient, tenant: Actors):
     response = client.get(AUDIT, params={"outcome": "maybe"}, headers=tenant.headers())
     assert response.status_code == 422
     assert "outcome" in response.json()["detail"]
+    for path in (AUDIT, f"{AUDIT}/export"):  # before the first instant UTC can hold
+        early = client.get(path, params={"until": "0001-01-01T00:00:00+00:06"},
+                           headers=tenant.headers())
+        assert early.status_code == 422, early.text
+        assert "'until'" in early.json()["detail"]
+
+
+def test_times_with_and_without_an_offset_compare_as_utc(client: TestClient, tenant: Actors):
+    mixed = client.get(AUDIT, headers=tenant.headers(), params={
+        "since": "2020-01-01T00:00:00", "until": "2020-01-01T00:30:00+01:00"})
+    assert mixed.status_code == 422  # 23:30 UTC the day before: not after 'since'
+    assert "'since' must be before 'until'" in mixed.json()["detail"]
+    spanning = client.get(AUDIT, headers=tenant.headers(), params={
+        "since": "2000-01-01T00:00:00", "until": "9999-12-31T23:00:00+00:00"})
+    assert spanning.status_code == 200 and spanning.json()["items"]
 
 
 def test_export_streams_valid_json_lines_oldest_first(client: TestClient, tenant: Actors):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from maestro_ml.auth.principal import Principal
 from maestro_ml.domain.audit import AuditFilter
+from maestro_ml.domain.errors import InvalidInput
 
 from ..deps import ContainerDep, Cursor, PageSize, require
 from ..schemas.audit import AuditEventRead
@@ -31,8 +32,22 @@ def audit_filter(
     request_id: Annotated[str | None, Query(
         max_length=64, description="the X-Request-ID a response carried")] = None,
 ) -> AuditFilter:
-    return AuditFilter(actor=actor, action=action, outcome=outcome, since=since, until=until,
+    return AuditFilter(actor=actor, action=action, outcome=outcome,
+                       since=_in_utc("since", since), until=_in_utc("until", until),
                        object_id=object_id, request_id=request_id)
+
+
+def _in_utc(name: str, value: datetime | None) -> datetime | None:
+    """``value`` as an aware UTC time (a time without an offset is taken as UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable instant
+        raise InvalidInput(f"'{name}' must be a time between the years 1 and 9999 in UTC",
+                           field=name) from None
 
 
 Filters = Annotated[AuditFilter, Depends(audit_filter)]
