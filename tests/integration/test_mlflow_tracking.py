@@ -265,6 +265,9 @@ def test_authentication_bearer_basic_and_401_format(client: TestClient, tenant: 
     garbage = client.get(f"{API}/experiments/get", params={"experiment_id": "0"},
                          headers={"Authorization": "Basic !!!"})
     assert garbage.status_code == 401
+    nul = client.get(f"{API}/experiments/get", params={"experiment_id": "0"},
+                     headers=basic(email.replace("@", "\x00@")))  # no account: 401 everywhere
+    assert nul.status_code == 401 and nul.json()["error_code"] == "UNAUTHENTICATED", nul.text
     viewer = basic(tenant.emails["viewer"])
     assert client.post(f"{API}/experiments/search", json={}, headers=viewer).status_code == 200
     denied = client.post(f"{API}/experiments/create", json={"name": unique("x")}, headers=viewer)

@@ -41,6 +41,8 @@ class UserRepository(Repository[UserRow]):
     kind = "user"
 
     def find_by_email(self, email: str) -> UserRow | None:
+        if "\x00" in email:  # no stored email holds NUL (PostgreSQL refuses to compare one)
+            return None
         return self.session.scalars(select(UserRow).where(UserRow.email == email.lower())).first()
 
     def any_exist(self) -> bool:
