@@ -296,6 +296,18 @@ def test_versions_aliases_stages_and_search(
     no_alias = call(client, tenant, "viewer", "GET", "registered-models/alias",
                     {"name": name, "alias": "champion"})
     assert no_alias.status_code == 404
+    # As MLflow's registry: deleting an alias the model lacks succeeds; on a model that does
+    # not exist it is 404; an alias of the form v<number> is reserved for versions.
+    ok(call(client, tenant, "ml_engineer", "DELETE", "registered-models/alias",
+            {"name": name, "alias": "champion"}))
+    nowhere = call(client, tenant, "ml_engineer", "DELETE", "registered-models/alias",
+                   {"name": unique("absent"), "alias": "champion"})
+    assert nowhere.status_code == 404
+    assert nowhere.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    reserved = call(client, tenant, "ml_engineer", "POST", "registered-models/alias",
+                    {"name": name, "alias": "v1", "version": "1"})
+    assert reserved.status_code == 400
+    assert reserved.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     ok(call(client, tenant, "ml_engineer", "DELETE", "model-versions/delete",
             {"name": name, "version": "2"}))
     missing = call(client, tenant, "viewer", "GET", "model-versions/get",

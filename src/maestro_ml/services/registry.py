@@ -47,7 +47,8 @@ class ViewPage(Generic[T]):
 
 
 def validate_alias(alias: str) -> str:
-    """An alias is 1-128 of ``[a-z0-9_-]``, not ``latest`` and not a bare version number."""
+    """An alias is 1-128 of ``[a-z0-9_-]``, not ``latest`` and not a version number, bare
+    or as ``v<number>`` (which MLflow reserves for versions)."""
     if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
         raise InvalidInput(
             f"alias {str(alias)[:80]!r} is not valid: use 1 to 128 lowercase letters, "
@@ -58,6 +59,11 @@ def validate_alias(alias: str) -> str:
     if alias.isdigit():
         raise InvalidInput(
             f"alias '{alias}' is all digits and would read as a version number; add a letter"
+        )
+    if alias[0] == "v" and alias[1:].isdigit():
+        raise InvalidInput(
+            f"alias '{alias}' is reserved: 'v<number>' names version {alias[1:]} "
+            "(choose a name such as 'release-1')"
         )
     return alias
 
@@ -275,10 +281,13 @@ class RegistryService:
             model = uow.models.get(model_id)
             return self._version_view(uow, resolve_version(uow, model, None, alias))
 
-    def delete_alias(self, principal: Principal, model_id: str, alias: str) -> None:
+    def delete_alias(self, principal: Principal, model_id: str, alias: str, *,
+                     missing_ok: bool = False) -> None:
+        """Remove an alias; one the model does not have is NotFound unless ``missing_ok``
+        (MLflow's registry deletes an absent alias without complaint)."""
         with self._uow.for_tenant(principal.tenant_id) as uow:
             model = uow.models.get(model_id)
-            if not uow.model_versions.delete_alias(model.id, alias):
+            if not uow.model_versions.delete_alias(model.id, alias) and not missing_ok:
                 raise NotFound(f"model '{model.name}' has no alias '{alias}'", kind="alias")
             uow.commit()
 

@@ -180,7 +180,8 @@ def delete_registered_model_alias(
     body: MlflowBody, container: ContainerDep, principal: Promoter
 ) -> JSONResponse:
     container.registry.delete_alias(
-        principal, _model_id(container, principal, body), body.string("alias", required=True)
+        principal, _model_id(container, principal, body), body.string("alias", required=True),
+        missing_ok=True,
     )
     return ok()
 
