@@ -308,6 +308,13 @@ def test_versions_aliases_stages_and_search(
                     {"name": name, "alias": "v1", "version": "1"})
     assert reserved.status_code == 400
     assert reserved.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    ok(call(client, tenant, "ml_engineer", "POST", "registered-models/alias",
+            {"name": name, "alias": "Champion", "version": "1"}))  # case matters, as in MLflow
+    cased = ok(call(client, tenant, "viewer", "GET", "registered-models/alias",
+                    {"name": name, "alias": "Champion"}))["model_version"]
+    assert cased["version"] == "1" and cased["aliases"] == ["Champion"]
+    assert call(client, tenant, "viewer", "GET", "registered-models/alias",
+                {"name": name, "alias": "champion"}).status_code == 404
     ok(call(client, tenant, "ml_engineer", "DELETE", "model-versions/delete",
             {"name": name, "version": "2"}))
     missing = call(client, tenant, "viewer", "GET", "model-versions/get",

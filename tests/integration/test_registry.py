@@ -216,7 +216,8 @@ def test_aliases_are_set_moved_resolved_and_deleted(
     assert client.delete(f"{base}/aliases/champion", headers=engineer).status_code == 404
 
 
-@pytest.mark.parametrize("alias", ["latest", "42", "v2", "Champion", "has space", "a" * 129])
+@pytest.mark.parametrize("alias", ["latest", "Latest", "42", "v2", "V7", "has space", "é",
+                                   "a" * 129])
 def test_invalid_alias_names_are_422(
     client: TestClient, container: Container, tenant: Actors, alias: str
 ):

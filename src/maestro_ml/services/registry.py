@@ -35,7 +35,7 @@ FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "onnx", "mlflow")
 STAGES = ("None", "Staging", "Production", "Archived")
 LATEST = "latest"
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 100, 250, 5000
-_ALIAS = re.compile(r"[a-z0-9_-]{1,128}")
+_ALIAS = re.compile(r"[A-Za-z0-9_-]{1,128}")  # MLflow's alphabet, ASCII only
 
 T = TypeVar("T")
 
@@ -47,20 +47,21 @@ class ViewPage(Generic[T]):
 
 
 def validate_alias(alias: str) -> str:
-    """An alias is 1-128 of ``[a-z0-9_-]``, not ``latest`` and not a version number, bare
-    or as ``v<number>`` (which MLflow reserves for versions)."""
+    """An alias is 1-128 of ``[A-Za-z0-9_-]`` (case matters, as in MLflow), not ``latest``
+    in any case and not a version number, bare or as ``v<number>`` (MLflow reserves both)."""
     if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
         raise InvalidInput(
-            f"alias {str(alias)[:80]!r} is not valid: use 1 to 128 lowercase letters, "
+            f"alias {str(alias)[:80]!r} is not valid: use 1 to 128 ASCII letters, "
             "digits, '_' or '-' (for example 'champion')", field="alias",
         )
-    if alias == LATEST:
-        raise InvalidInput("alias 'latest' is reserved: it always means the newest version")
+    if alias.lower() == LATEST:
+        raise InvalidInput(f"alias '{alias}' is reserved: 'latest' always means the newest "
+                           "version")
     if alias.isdigit():
         raise InvalidInput(
             f"alias '{alias}' is all digits and would read as a version number; add a letter"
         )
-    if alias[0] == "v" and alias[1:].isdigit():
+    if alias[0] in "vV" and alias[1:].isdigit():
         raise InvalidInput(
             f"alias '{alias}' is reserved: 'v<number>' names version {alias[1:]} "
             "(choose a name such as 'release-1')"
