@@ -101,7 +101,7 @@ class AuditMiddleware:
             return
         elif status >= 500:
             outcome = "error"
-        elif status < 400 and changes_state(permission):
+        elif status < 400 and _changes_state(permission):
             outcome = "success"
         else:  # a refused write (404, 409, 422 ...) changed nothing and denied nothing
             return
@@ -140,7 +140,7 @@ class AuditMiddleware:
         return self._permissions[key]
 
 
-def changes_state(permission: str | None) -> bool:
+def _changes_state(permission: str | None) -> bool:
     """Whether a successful write-method call under ``permission`` is a state change."""
     return permission not in NOT_STATE_CHANGES and not (permission or "").endswith(":read")
 

@@ -188,16 +188,15 @@ _INT64 = 2**63
 class MlflowRequest:
     """The fields of one MLflow request, read with the proto3 JSON rules."""
 
-    def __init__(self, data: dict[str, Any], state: Any = None) -> None:
+    def __init__(self, data: dict[str, Any], state: Any) -> None:
         self.data = data
         self._state = state  # the request's state, where the audit event finds its object
 
     def created(self, object_id: str) -> None:
         """Name the object this request created in its audit event, as a native create's
         event names it (MLflow answers 200 with the id inside, not a 201 with it on top)."""
-        if self._state is not None:
-            named = getattr(self._state, "audit_object", None) or {}
-            self._state.audit_object = {**named, "id": str(object_id)}
+        named = getattr(self._state, "audit_object", None) or {}
+        self._state.audit_object = {**named, "id": str(object_id)}
 
     def has(self, name: str) -> bool:
         return self.data.get(name) is not None
