@@ -168,3 +168,35 @@ def test_a_skops_mlflow_model_deploys_in_a_safe_format(
                            json={"instances": ROWS})
         assert answer.status_code == 200, answer.text
     assert answer.json()["predictions"] == estimator.predict(pd.DataFrame(ROWS)).tolist()
+
+
+def test_logged_models_carry_their_metrics_with_the_real_client(
+    server: Server, own_tenant: Actors, use_key: Callable[[str], None]
+) -> None:
+    """``log_model`` in a run links the run's values to the new model (the client logs
+    them again with its id); later values name the model explicitly; searches use them."""
+    use_key(own_tenant.keys["ml_engineer"])
+    experiment_id = mlflow.set_experiment(name("model-metrics")).experiment_id
+    estimator = LogisticRegression().fit(FRAME, LABELS)
+    with mlflow.start_run() as run:
+        mlflow.log_metric("accuracy", 0.75)
+        strong = mlflow.sklearn.log_model(estimator, name="strong").model_id
+        weak = mlflow.sklearn.log_model(estimator, name="weak").model_id
+        mlflow.log_metric("accuracy", 0.95, step=1, model_id=strong)
+        mlflow.log_metric("accuracy", 0.55, step=1, model_id=weak)
+    client = MlflowClient()
+
+    history = client.get_metric_history(run.info.run_id, "accuracy")
+    assert sorted((m.step, m.value) for m in history) == [(0, 0.75), (1, 0.55), (1, 0.95)]
+    linked = mlflow.get_logged_model(strong).metrics
+    assert sorted((m.step, m.value) for m in linked) == [(0, 0.75), (1, 0.95)]
+    assert all(m.run_id == run.info.run_id and m.model_id == strong for m in linked)
+
+    best = mlflow.search_logged_models(
+        experiment_ids=[experiment_id], filter_string="metrics.accuracy > 0.9",
+        output_format="list")
+    assert [m.model_id for m in best] == [strong]
+    ranked = mlflow.search_logged_models(
+        experiment_ids=[experiment_id], output_format="list",
+        order_by=[{"field_name": "metrics.accuracy", "ascending": False}])
+    assert [m.model_id for m in ranked] == [strong, weak]

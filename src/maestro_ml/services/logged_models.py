@@ -5,11 +5,18 @@ Registering one (``create_model_version`` with source ``models:/<id>``) copies i
 into a Maestro model version (see :mod:`.registry_sources`); the logged model itself stays
 MLflow's record of what was logged. Its files live under the tenant's store key that the
 MLflow protocol layer derives from the artifact location.
+
+Metric values logged with a model's id (``log_metric(..., model_id=...)``, written by
+:mod:`.run_data`) are the model's metrics: every value, as MLflow lists them. A search can
+test them (a model passes ``metrics.acc > 0.9`` when one of its values of ``acc`` does,
+optionally only values on named datasets) and order by them (the latest value by
+timestamp, then step; models without one last).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,10 +26,11 @@ from typing import Any
 from maestro_ml.auth.principal import Principal
 from maestro_ml.domain.errors import InvalidInput, NotFound
 from maestro_ml.domain.names import validate_name
+from maestro_ml.domain.pagination import encode_cursor
 
 from .ports import ArtifactStore, UnitOfWorkFactory
 from .registry import validate_tags
-from .registry_search import Facts, SearchPage, offset_of, scan
+from .registry_search import MAX_SCANNED_ROWS, Facts, SearchPage, offset_of, scan
 
 log = logging.getLogger("maestro_ml.registry")
 
@@ -31,6 +39,51 @@ READY = "LOGGED_MODEL_READY"
 UPLOAD_FAILED = "LOGGED_MODEL_UPLOAD_FAILED"
 FINAL_STATUSES = (READY, UPLOAD_FAILED)
 MAX_PARAMS, MAX_PARAM_KEY, MAX_PARAM_VALUE = 1000, 250, 6000
+
+
+@dataclass(frozen=True)
+class ModelMetric:
+    """A metric value of a logged model: logged in ``run_id``, on a dataset if named."""
+
+    key: str
+    value: float
+    step: int
+    timestamp: int
+    run_id: str
+    dataset_name: str | None
+    dataset_digest: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> ModelMetric:
+        return cls(row.key, math.nan if row.is_nan else row.value, row.step, row.timestamp,
+                   row.run_id, row.dataset_name, row.dataset_digest)
+
+    def on(self, datasets: Sequence[DatasetFilter]) -> bool:
+        """Whether the value was measured on one of ``datasets`` (any value if none)."""
+        return not datasets or any(d.matches(self.dataset_name, self.dataset_digest)
+                                   for d in datasets)
+
+
+@dataclass(frozen=True)
+class DatasetFilter:
+    """A dataset by name, and by digest too if given."""
+
+    name: str
+    digest: str | None = None
+
+    def matches(self, name: str | None, digest: str | None) -> bool:
+        return name == self.name and (self.digest is None or digest == self.digest)
+
+
+@dataclass(frozen=True)
+class ModelOrder:
+    """One key of a logged-model search's order: ``field`` (name, created_at, updated_at)
+    or, with ``metric``, that metric's latest value, on ``dataset`` if given."""
+
+    field: str
+    ascending: bool = True
+    metric: str | None = None
+    dataset: DatasetFilter | None = None
 
 
 @dataclass(frozen=True)
@@ -48,16 +101,27 @@ class LoggedModelView:
     created_by: str | None
     created_at: datetime
     updated_at: datetime
+    metrics: tuple[ModelMetric, ...] = ()
 
     @classmethod
-    def of(cls, row: Any) -> LoggedModelView:
+    def of(cls, row: Any, metrics: Sequence[Any] = ()) -> LoggedModelView:
         return cls(
             id=row.id, experiment_id=row.experiment_id, name=row.name,
             source_run_id=row.source_run_id, model_type=row.model_type, status=row.status,
             status_message=row.status_message, artifact_location=row.artifact_location,
             tags=dict(row.tags or {}), params=dict(row.params or {}),
             created_by=row.created_by, created_at=row.created_at, updated_at=row.updated_at,
+            metrics=tuple(ModelMetric.of(m) for m in metrics),
         )
+
+    def latest(self, key: str, dataset: DatasetFilter | None) -> float | None:
+        """The latest value of metric ``key`` (by timestamp, then step), None if none."""
+        values = [m for m in self.metrics
+                  if m.key == key and m.on([dataset] if dataset else [])]
+        if not values:
+            return None
+        last = max(values, key=lambda m: (m.timestamp, m.step))
+        return None if math.isnan(last.value) else last.value
 
 
 def validate_params(params: Mapping[str, Any] | None) -> dict[str, str]:
@@ -123,7 +187,7 @@ class LoggedModelService:
 
     def get(self, principal: Principal, model_id: str) -> LoggedModelView:
         with self._uow.for_tenant(principal.tenant_id, write=False) as uow:
-            return LoggedModelView.of(uow.logged_models.get(model_id))
+            return _views(uow, [uow.logged_models.get(model_id)])[0]
 
     def finalize(
         self, principal: Principal, model_id: str, status: str | None
@@ -177,18 +241,36 @@ class LoggedModelService:
 
     def search(
         self, principal: Principal, *, experiment_ids: Sequence[str],
-        predicate: Callable[[Facts], bool], order: Sequence[tuple[str, bool]], limit: int,
-        page_token: str | None = None,
+        predicate: Callable[[Facts], bool], order: Sequence[ModelOrder], limit: int,
+        page_token: str | None = None, datasets: Sequence[DatasetFilter] = (),
     ) -> SearchPage:
         """Logged models of ``experiment_ids`` whose facts (``name``, ``status``,
-        ``source_run_id``, ``model_type``, ``tags``, ``params``) pass ``predicate``."""
+        ``source_run_id``, ``model_type``, ``tags``, ``params``, and ``metrics`` as
+        ``[(key, value)]``) pass ``predicate``. With ``datasets`` only values on those
+        datasets count as metrics, and a model needs one to pass."""
+
+        def passes(view: LoggedModelView) -> bool:
+            facts = _facts(view, datasets)
+            return (not datasets or bool(facts["metrics"])) and predicate(facts)
+
+        offset = offset_of(page_token)
         with self._uow.for_tenant(principal.tenant_id, write=False) as uow:
-            rows, token = scan(
-                lambda at, n: uow.logged_models.chunk(
-                    experiment_ids=experiment_ids, order=order, offset=at, limit=n),
-                lambda row: predicate(_facts(row)), offset_of(page_token), limit,
-            )
-            return SearchPage([LoggedModelView.of(row) for row in rows], token)
+            def chunk(order_in_sql: Sequence[tuple[str, bool]], at: int, n: int) -> Any:
+                return _views(uow, uow.logged_models.chunk(
+                    experiment_ids=experiment_ids, order=order_in_sql, offset=at, limit=n))
+
+            if not any(key.metric for key in order):
+                in_sql = [(key.field, key.ascending) for key in order]
+                views, token = scan(lambda at, n: chunk(in_sql, at, n), passes, offset, limit)
+                return SearchPage(views, token)
+            # A metric order is the latest value of each model's metric: the models that
+            # pass are sorted here (a search is bounded as a scan is).
+            matching, _ = scan(lambda at, n: chunk([("created_at", False)], at, n), passes,
+                               0, MAX_SCANNED_ROWS)
+        ordered = _sorted(matching, order)
+        page = ordered[offset:offset + limit]
+        more = offset + limit < len(ordered)
+        return SearchPage(page, encode_cursor({"o": offset + limit}) if more else None)
 
     def _change(
         self, principal: Principal, model_id: str, change: Callable[[Any], None]
@@ -198,13 +280,38 @@ class LoggedModelService:
             change(row)
             row.updated_at = _now()
             uow.commit()
-            return LoggedModelView.of(row)
+            return _views(uow, [row])[0]
 
 
-def _facts(row: Any) -> Facts:
+def _views(uow: Any, rows: Sequence[Any]) -> list[LoggedModelView]:
+    metrics = uow.logged_models.metrics_of([row.id for row in rows])
+    return [LoggedModelView.of(row, metrics[row.id]) for row in rows]
+
+
+def _facts(view: LoggedModelView, datasets: Sequence[DatasetFilter] = ()) -> Facts:
     return {
-        "name": row.name, "status": row.status, "source_run_id": row.source_run_id or "",
-        "model_type": row.model_type or "", "model_id": row.id,
-        "experiment_id": row.experiment_id, "tags": dict(row.tags or {}),
-        "params": dict(row.params or {}),
+        "name": view.name, "status": view.status, "source_run_id": view.source_run_id or "",
+        "model_type": view.model_type or "", "model_id": view.id,
+        "experiment_id": view.experiment_id, "tags": view.tags, "params": view.params,
+        "metrics": [(m.key, m.value) for m in view.metrics if m.on(datasets)],
     }
+
+
+def _sorted(views: list[LoggedModelView], order: Sequence[ModelOrder]) -> list[LoggedModelView]:
+    """``views`` in ``order``, values a model lacks last either way; then newest first,
+    then by id, as MLflow orders them."""
+    keys = [*order]
+    if not any(key.field == "created_at" and not key.metric for key in order):
+        keys.append(ModelOrder("created_at", ascending=False))
+    keys.append(ModelOrder("id"))
+    ordered = list(views)
+    for key in reversed(keys):  # stable sorts, the least significant key first
+        def value(view: LoggedModelView, key: ModelOrder = key) -> Any:
+            if key.metric is not None:
+                return view.latest(key.metric, key.dataset)
+            return getattr(view, key.field)
+
+        present = [v for v in ordered if value(v) is not None]
+        present.sort(key=value, reverse=not key.ascending)
+        ordered = present + [v for v in ordered if value(v) is None]
+    return ordered

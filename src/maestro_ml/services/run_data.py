@@ -42,6 +42,16 @@ class MetricValue:
 
 
 @dataclass(frozen=True)
+class ModelLink:
+    """The logged model a metric value is also for (MLflow 3), and the dataset it was
+    measured on, if named."""
+
+    model_id: str
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+@dataclass(frozen=True)
 class MetricPage:
     items: list[MetricValue]
     next_cursor: str | None
@@ -77,13 +87,16 @@ class RunDataService:
         value: float,
         step: int = 0,
         timestamp: int | None = None,
+        link: ModelLink | None = None,
     ) -> MetricValue:
-        """Append a metric value; the run's latest value follows the highest step.
+        """Append a metric value; the run's latest value follows the highest step. With
+        ``link`` the value is also the linked logged model's (which must be the tenant's).
 
         Example: ``run_data.log_metric(principal, run.id, "loss", 0.25, step=3)``
         """
         metric = _metric(key, value, step, timestamp, now_ms())
-        self._append(principal, run_id, metrics=[_row(metric)])
+        self._append(principal, run_id, metrics=[_row(metric)],
+                     links=[(metric, link)] if link is not None else None)
         return metric
 
     def set_tag(self, principal: Principal, run_id: str, key: str, value: str) -> None:
@@ -93,13 +106,30 @@ class RunDataService:
     def _append(self, principal: Principal, run_id: str, *,
                 params: dict[str, str] | None = None,
                 metrics: list[tuple[str, float, int, int]] | None = None,
-                tags: dict[str, str] | None = None) -> None:
-        """Write to an active run of the caller's tenant, all or nothing."""
+                tags: dict[str, str] | None = None,
+                links: list[tuple[MetricValue, ModelLink]] | None = None) -> None:
+        """Write to an active run of the caller's tenant, all or nothing; ``links``: metric
+        values that are also logged models' (the rare case, in a full unit of work)."""
+        if links:
+            self._append_linked(principal, run_id, params, metrics, tags, links)
+            return
         with self._uow.for_run_data(principal.tenant_id) as uow:
             appended = uow.runs.append(
                 run_id, ACTIVE, params=params, metrics=metrics or (), tags=tags)
             check_run_states(run_id, appended.states)
             _refuse_changed(run_id, params or {}, appended.changed)
+            uow.commit()
+
+    def _append_linked(self, principal: Principal, run_id: str, params: dict[str, str] | None,
+                       metrics: list[tuple[str, float, int, int]] | None,
+                       tags: dict[str, str] | None,
+                       links: list[tuple[MetricValue, ModelLink]]) -> None:
+        with self._uow.for_tenant(principal.tenant_id) as uow:
+            appended = uow.runs.appends.append(
+                run_id, ACTIVE, params=params, metrics=metrics or (), tags=tags)
+            check_run_states(run_id, appended.states)
+            _refuse_changed(run_id, params or {}, appended.changed)
+            uow.logged_models.add_metrics([_linked_row(run_id, m, link) for m, link in links])
             uow.commit()
 
     def delete_tag(self, principal: Principal, run_id: str, key: str) -> None:
@@ -133,13 +163,16 @@ class RunDataService:
                     valid_keys)
             for m in metrics
         ]
+        links = [(checked, link) for checked, m in zip(checked_metrics, metrics, strict=True)
+                 if (link := model_link(m)) is not None]
         checked_params = _unique_params(params)
         checked_tags = {  # the last value of a key wins, as if logged one by one
             validate_key(t.get("key"), "tag"): validate_value(t.get("value"), "tag", t.get("key"))
             for t in tags
         }
         self._append(principal, run_id, params=checked_params,
-                     metrics=[_row(m) for m in checked_metrics], tags=checked_tags)
+                     metrics=[_row(m) for m in checked_metrics], tags=checked_tags,
+                     links=links)
         return LoggedBatch(run_id, len(checked_params), len(checked_metrics), len(checked_tags))
 
     def log_inputs(
@@ -223,6 +256,32 @@ def _metric(
     step = 0 if step is None else validate_int64(step, "step")
     timestamp = now if timestamp is None else validate_int64(timestamp, "timestamp")
     return MetricValue(key, number, step, timestamp)
+
+
+_LINK_LIMITS = {"model_id": 64, "dataset_name": 500, "dataset_digest": 64}
+LINK_FIELDS = tuple(_LINK_LIMITS)  # what a metric item may carry to link it to a model
+
+
+def model_link(item: Mapping[str, Any]) -> ModelLink | None:
+    """The ``model_id`` (with ``dataset_name`` and ``dataset_digest``) an item names, if
+    any; empty strings count as absent, as in MLflow's messages."""
+    checked: dict[str, str | None] = {}
+    for field, limit in _LINK_LIMITS.items():
+        value = item.get(field)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            raise InvalidInput(f"{field} must be a string of at most {limit} characters",
+                               field=field)
+        checked[field] = value or None
+    model_id = checked.pop("model_id")
+    return None if model_id is None else ModelLink(model_id, **checked)
+
+
+def _linked_row(run_id: str, metric: MetricValue, link: ModelLink) -> dict[str, Any]:
+    is_nan = metric.value != metric.value
+    return {"model_id": link.model_id, "run_id": run_id, "key": metric.key,
+            "value": 0.0 if is_nan else metric.value, "is_nan": is_nan, "step": metric.step,
+            "timestamp": metric.timestamp, "dataset_name": link.dataset_name,
+            "dataset_digest": link.dataset_digest}
 
 
 def _row(metric: MetricValue) -> tuple[str, float, int, int]:

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from maestro_ml.api.deps import ContainerDep
 from maestro_ml.auth.principal import Principal
 from maestro_ml.domain.errors import InvalidInput
-from maestro_ml.services.logged_models import LoggedModelView
+from maestro_ml.services.logged_models import DatasetFilter, LoggedModelView, ModelOrder
 
 from . import registry_filters as filters
 from . import registry_shapes as shapes
@@ -92,8 +92,9 @@ def search_logged_models(
     page = container.logged_models.search(
         principal, experiment_ids=experiment_ids,
         predicate=filters.compile_filter(body.string("filter"),
-                                         filters.LOGGED_MODEL_ATTRIBUTES),
+                                         filters.LOGGED_MODEL_ATTRIBUTES, metrics=True),
         order=_order(body), limit=int(limit), page_token=body.string("page_token"),
+        datasets=[_dataset(item, "datasets") for item in body.objects("datasets")],
     )
     answer: dict[str, Any] = {"models": [shapes.logged_model(v) for v in page.items]}
     if page.next_page_token:
@@ -101,17 +102,33 @@ def search_logged_models(
     return ok(answer)
 
 
-def _order(body: MlflowRequest) -> list[tuple[str, bool]]:
-    order: list[tuple[str, bool]] = []
+def _order(body: MlflowRequest) -> list[ModelOrder]:
+    order: list[ModelOrder] = []
     for item in body.objects("order_by"):
         field = item.get("field_name")
+        ascending = item.get("ascending", True) is not False
+        if isinstance(field, str) and field.startswith("metrics.") and len(field) > 8:
+            named = item.get("dataset_name")
+            dataset = _dataset(item, "order_by") if named else None
+            order.append(ModelOrder("metric", ascending, field[8:], dataset))
+            continue
         if field not in _ORDER_FIELDS:
             raise InvalidInput(
                 f"order_by: cannot order logged models by {str(field)[:100]!r}; use one of "
-                f"{', '.join(_ORDER_FIELDS)}", field="order_by",
+                f"{', '.join(_ORDER_FIELDS)} or metrics.<key>", field="order_by",
             )
-        order.append((_ORDER_FIELDS[field], item.get("ascending", True) is not False))
-    return order or [("created_at", False)]
+        order.append(ModelOrder(_ORDER_FIELDS[field], ascending))
+    return order or [ModelOrder("created_at", ascending=False)]
+
+
+def _dataset(item: dict[str, Any], field: str) -> DatasetFilter:
+    """``{"dataset_name": ..., "dataset_digest": ...}``; the name is required, as in MLflow."""
+    name, digest = item.get("dataset_name"), item.get("dataset_digest")
+    if not isinstance(name, str) or not name:
+        raise InvalidInput(f"{field}: dataset_name must be given", field=field)
+    if digest is not None and not isinstance(digest, str):
+        raise InvalidInput(f"{field}: dataset_digest must be a string", field=field)
+    return DatasetFilter(name, digest or None)
 
 
 @router.get(f"{LOGGED}/{{model_id}}")

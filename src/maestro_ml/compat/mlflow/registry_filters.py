@@ -33,20 +33,26 @@ NUMERIC_ATTRIBUTES = frozenset({"version_number"})
 _TAG_PREFIXES = ("tags", "tag")
 _PARAM_PREFIXES = ("params", "param")
 _ATTRIBUTE_PREFIXES = ("attributes", "attribute", "attr")
+_METRIC_PREFIXES = ("metrics", "metric")
 _STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
 _NUMBER_OPS = ("=", "!=", "<", "<=", ">", ">=")
 
 
 @dataclass(frozen=True)
 class Clause:
-    entity: str  # "attribute", "tag" or "param"
+    entity: str  # "attribute", "tag", "param" or "metric"
     key: str
     op: str
     value: Any
 
 
-def parse_filter(text: str | None, attributes: frozenset[str]) -> list[Clause]:
-    """The clauses of ``text``; InvalidInput (with a position) for anything else."""
+def parse_filter(
+    text: str | None, attributes: frozenset[str], *, metrics: bool = False
+) -> list[Clause]:
+    """The clauses of ``text``; InvalidInput (with a position) for anything else.
+
+    ``metrics``: ``metrics.<key>`` clauses compare numbers (logged models' searches).
+    """
     if not text or not text.strip():
         return []
     if len(text) > MAX_FILTER_CHARS:
@@ -55,7 +61,7 @@ def parse_filter(text: str | None, attributes: frozenset[str]) -> list[Clause]:
     index = 0
     clauses: list[Clause] = []
     while True:
-        clause, index = _clause(tokens, index, attributes)
+        clause, index = _clause(tokens, index, attributes, metrics)
         clauses.append(clause)
         token = tokens[index]
         if token.kind == "end":
@@ -66,10 +72,11 @@ def parse_filter(text: str | None, attributes: frozenset[str]) -> list[Clause]:
 
 
 def compile_filter(
-    text: str | None, attributes: frozenset[str]
+    text: str | None, attributes: frozenset[str], *, metrics: bool = False
 ) -> Callable[[Mapping[str, Any]], bool]:
-    """A test of facts against every clause of ``text``."""
-    clauses = parse_filter(text, attributes)
+    """A test of facts against every clause of ``text`` (facts' ``metrics``: ``[(key,
+    value)]``; a metric clause holds when one of the key's values passes it)."""
+    clauses = parse_filter(text, attributes, metrics=metrics)
     return lambda facts: all(_holds(clause, facts) for clause in clauses)
 
 
@@ -110,10 +117,11 @@ def parse_order_by(
     return order or default
 
 
-def _clause(tokens: list[Token], index: int, attributes: frozenset[str]) -> tuple[Clause, int]:
-    entity, key, index = _identifier(tokens, index, attributes)
+def _clause(tokens: list[Token], index: int, attributes: frozenset[str],
+            metrics: bool) -> tuple[Clause, int]:
+    entity, key, index = _identifier(tokens, index, attributes, metrics)
     op, index = _operator(tokens, index)
-    numeric = entity == "attribute" and key in NUMERIC_ATTRIBUTES
+    numeric = entity == "metric" or (entity == "attribute" and key in NUMERIC_ATTRIBUTES)
     allowed = _NUMBER_OPS if numeric else _STRING_OPS
     if op not in allowed:
         raise positioned_error("filter", tokens[index - 1],
@@ -135,7 +143,7 @@ def _clause(tokens: list[Token], index: int, attributes: frozenset[str]) -> tupl
 
 
 def _identifier(
-    tokens: list[Token], index: int, attributes: frozenset[str]
+    tokens: list[Token], index: int, attributes: frozenset[str], metrics: bool
 ) -> tuple[str, str, int]:
     token = tokens[index]
     if token.kind == "bq":
@@ -145,6 +153,9 @@ def _identifier(
     else:
         raise syntax_error("filter", token, "an attribute such as name, or tags.<key>")
     prefix, dot, rest = name.partition(".")
+    if dot and metrics and prefix.lower() in _METRIC_PREFIXES:
+        key, index = _key_after_dot(tokens, index, rest)
+        return "metric", key, index
     if dot and prefix.lower() in _TAG_PREFIXES + _PARAM_PREFIXES:
         entity = "tag" if prefix.lower() in _TAG_PREFIXES else "param"
         key, index = _key_after_dot(tokens, index, rest)
@@ -152,8 +163,9 @@ def _identifier(
     if dot and prefix.lower() in _ATTRIBUTE_PREFIXES:
         name = rest
     if name not in attributes:
+        others = "tags.<key>, params.<key> or metrics.<key>" if metrics else "tags.<key>"
         raise positioned_error("filter", token, f"unknown attribute {name!r}; use one of "
-                               f"{', '.join(sorted(attributes))}, or tags.<key>")
+                               f"{', '.join(sorted(attributes))}, or {others}")
     return "attribute", name, index + 1
 
 
@@ -197,6 +209,9 @@ def _string_list(tokens: list[Token], index: int) -> tuple[tuple[str, ...], int]
 
 
 def _holds(clause: Clause, facts: Mapping[str, Any]) -> bool:
+    if clause.entity == "metric":
+        return any(_compares(value, clause.op, clause.value)
+                   for key, value in facts.get("metrics") or () if key == clause.key)
     if clause.entity == "attribute":
         actual = facts.get(clause.key)
     else:
@@ -205,9 +220,7 @@ def _holds(clause: Clause, facts: Mapping[str, Any]) -> bool:
         return clause.op in ("!=", "NOT IN")
     op, wanted = clause.op, clause.value
     if isinstance(wanted, int | float) and not isinstance(wanted, bool):
-        number = float(actual)
-        return {"=": number == wanted, "!=": number != wanted, "<": number < wanted,
-                "<=": number <= wanted, ">": number > wanted, ">=": number >= wanted}[op]
+        return _compares(float(actual), op, wanted)
     text = str(actual)
     if op in ("LIKE", "ILIKE"):
         return like_regex(wanted, op == "ILIKE").fullmatch(text) is not None
@@ -216,6 +229,11 @@ def _holds(clause: Clause, facts: Mapping[str, Any]) -> bool:
     if op == "NOT IN":
         return text not in wanted
     return (text == wanted) if op == "=" else (text != wanted)
+
+
+def _compares(number: float, op: str, wanted: float) -> bool:
+    return {"=": number == wanted, "!=": number != wanted, "<": number < wanted,
+            "<=": number <= wanted, ">": number > wanted, ">=": number >= wanted}[op]
 
 
 def like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:

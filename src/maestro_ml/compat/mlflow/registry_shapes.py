@@ -12,6 +12,7 @@ from maestro_ml.services.logged_models import LoggedModelView
 from maestro_ml.services.registry_views import RegisteredModelView, VersionView
 
 from .common import MlflowRequest
+from .messages import double
 
 
 def millis(moment: datetime | None) -> int | None:
@@ -76,7 +77,13 @@ def logged_model(view: LoggedModelView) -> dict[str, Any]:
         "status_message": view.status_message,
         "tags": key_values(view.tags),
     })
-    return {"info": info, "data": {"params": key_values(view.params), "metrics": []}}
+    metrics = [
+        _present({"key": m.key, "value": double(m.value), "timestamp": m.timestamp,
+                  "step": m.step, "run_id": m.run_id, "model_id": view.id,
+                  "dataset_name": m.dataset_name, "dataset_digest": m.dataset_digest})
+        for m in view.metrics
+    ]
+    return {"info": info, "data": {"params": key_values(view.params), "metrics": metrics}}
 
 
 def tag_map(body: MlflowRequest, name: str = "tags") -> dict[str, str]:

@@ -18,6 +18,7 @@ from maestro_ml.api.deps import ContainerDep, appends_run_data, short_transactio
 from maestro_ml.auth.principal import Principal
 from maestro_ml.domain.errors import InvalidInput
 from maestro_ml.domain.tracking import generated_name
+from maestro_ml.services.run_data import LINK_FIELDS, model_link
 
 from . import messages
 from .common import API_2, MlflowBody, MlflowRequest, mlflow_require, parse_double, parse_int64
@@ -93,7 +94,7 @@ def log_metric(body: MlflowBody, container: ContainerDep, principal: Writer) -> 
     container.run_data.log_metric(
         principal, body.run_id(), body.string("key", required=True),
         body.number("value", required=True), step=body.int64("step", default=0),
-        timestamp=body.int64("timestamp"),
+        timestamp=body.int64("timestamp"), link=model_link(body.data),
     )
     return messages.respond()
 
@@ -139,6 +140,7 @@ def log_batch(body: MlflowBody, container: ContainerDep, principal: Writer) -> R
             "timestamp": None if m.get("timestamp") in (None, "") else parse_int64(
                 m["timestamp"], "metrics.timestamp"
             ),
+            **{field: m.get(field) for field in LINK_FIELDS},
         }
         for m in body.objects("metrics")
     ]

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from maestro_ml.domain.errors import InvalidInput, NotFound
 from maestro_ml.domain.pagination import decode_cursor, encode_cursor
@@ -18,6 +19,7 @@ from maestro_ml.domain.pagination import decode_cursor, encode_cursor
 from ..tables import (
     DeploymentRow,
     LatestMetricRow,
+    LoggedModelMetricRow,
     LoggedModelRow,
     ModelAliasRow,
     ModelRow,
@@ -263,6 +265,36 @@ class LoggedModelRepository(Repository[LoggedModelRow]):
         stmt = stmt.order_by(*_ordered(order, columns), LoggedModelRow.id)
         stmt = stmt.offset(offset).limit(limit)
         return list(self.session.scalars(stmt))
+
+    def add_metrics(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Link metric values (``model_id``, ``run_id``, ``key``, ``value``, ``is_nan``,
+        ``step``, ``timestamp``, ``dataset_name``, ``dataset_digest``) to logged models of
+        this session's tenant; NotFound names the first model that is not one. A value
+        already linked (same model, key, step, timestamp and run) stays as it is."""
+        wanted = list(dict.fromkeys(row["model_id"] for row in rows))
+        owners = {model_id: tenant_id for model_id, tenant_id in self.session.execute(
+            select(LoggedModelRow.id, LoggedModelRow.tenant_id)
+            .where(LoggedModelRow.id.in_(wanted)))}
+        for model_id in wanted:
+            if model_id not in owners:
+                raise NotFound.of(self.kind, model_id)
+        dialect = self.session.connection().dialect.name
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+            LoggedModelMetricRow.__table__).on_conflict_do_nothing()
+        self.session.execute(insert, [{**row, "tenant_id": owners[row["model_id"]]}
+                                      for row in rows])
+
+    def metrics_of(self, model_ids: Sequence[str]) -> dict[str, list[LoggedModelMetricRow]]:
+        """The metric values linked to each of these logged models, in the order logged."""
+        found: dict[str, list[LoggedModelMetricRow]] = {model_id: [] for model_id in model_ids}
+        if not model_ids:
+            return found
+        stmt = (select(LoggedModelMetricRow)
+                .where(LoggedModelMetricRow.model_id.in_(list(model_ids)))
+                .order_by(LoggedModelMetricRow.id))
+        for row in self.session.scalars(stmt):
+            found[row.model_id].append(row)
+        return found
 
 
 def _ordered(order: Sequence[tuple[str, bool]], columns: dict[str, Any]) -> list[Any]:

@@ -127,14 +127,19 @@ _TAG_UPSERT = {
 # SQLite: rows one by one through the driver's executemany (cheap in process).
 _SQLITE_INSERT_PARAM = Prepared(
     sqlite.insert(_PARAMS).on_conflict_do_nothing(), ("run_id", "key", "value"), ["sqlite"])
-_SQLITE_INSERT_METRIC = Prepared(insert(_METRICS).inline(), _ROW, ["sqlite"])
+# A metric value logged again exactly (key, step, timestamp, value) is stored once, as in
+# MLflow, whose client re-logs a run's metrics when it logs a model in that run.
+_SQLITE_INSERT_METRIC = Prepared(
+    sqlite.insert(_METRICS).on_conflict_do_nothing(), _ROW, ["sqlite"])
 _SQLITE_LATEST_UPSERT = Prepared(_latest_upsert(sqlite.insert(_LATEST)), _ROW, ["sqlite"])
 # PostgreSQL: a batch as one statement (see _pg_unnest_insert), a single row as VALUES.
 _PG_COLUMNS = _ROW[1:]
 _PG_INSERT_PARAMS = Prepared(
     _pg_unnest_insert(_PARAMS, ("key", "value")).on_conflict_do_nothing(), None, ["postgresql"])
-_PG_INSERT_METRICS = Prepared(_pg_unnest_insert(_METRICS, _PG_COLUMNS), None, ["postgresql"])
-_PG_INSERT_METRIC = Prepared(insert(_METRICS).inline(), _ROW, ["postgresql"])
+_PG_INSERT_METRICS = Prepared(
+    _pg_unnest_insert(_METRICS, _PG_COLUMNS).on_conflict_do_nothing(), None, ["postgresql"])
+_PG_INSERT_METRIC = Prepared(
+    postgresql.insert(_METRICS).on_conflict_do_nothing(), _ROW, ["postgresql"])
 _PG_LATEST_UPSERT = Prepared(
     _latest_upsert(_pg_unnest_insert(_LATEST, _PG_COLUMNS)), None, ["postgresql"])
 # What a foreign key's check would take; see _pg_append.
@@ -194,7 +199,8 @@ def _pg_append(with_tenant: bool, parts: frozenset[str]) -> Prepared:
         columns += [select(func.array_agg(stored.c.key)).scalar_subquery(),
                     select(func.array_agg(stored.c.value)).scalar_subquery()]
     if "metrics" in parts:
-        writes.append(_pg_unnest_insert(_METRICS, _PG_COLUMNS, "metric_", guard).cte("m"))
+        writes.append(_pg_unnest_insert(_METRICS, _PG_COLUMNS, "metric_", guard)
+                      .on_conflict_do_nothing().cte("m"))
         writes.append(_latest_upsert(
             _pg_unnest_insert(_LATEST, _PG_COLUMNS, "latest_", guard)).cte("l"))
     if "tags" in parts:

@@ -7,7 +7,7 @@ from .identity import ApiKeyRow, RefreshTokenRow, TenantRow, UserRow
 from .jobs import JobLogRow, JobRow
 from .observability import ApiSloBucketRow, DeploymentSloBucketRow, DeploymentSloRow
 from .predictions import PredictionFeedbackRow, PredictionLogRow
-from .registry import LoggedModelRow, ModelAliasRow, ModelRow, ModelVersionRow
+from .registry import LoggedModelMetricRow, LoggedModelRow, ModelAliasRow, ModelRow, ModelVersionRow
 from .tracking import (
     ArtifactRow,
     DatasetRow,
@@ -24,7 +24,8 @@ __all__ = [
     "ApiKeyRow", "ArtifactRow", "AuditEventRow", "AuditHeadRow", "Base", "DatasetRow",
     "DeploymentRevisionRow", "DeploymentRow",  # deployments and their revisions
     "ExperimentRow", "JobLogRow", "JobRow", "LatestMetricRow", "MetricRow",
-    "LoggedModelRow", "ModelAliasRow", "ModelRow",  # registry (+ MLflow logged models)
+    "LoggedModelMetricRow", "LoggedModelRow",  # MLflow logged models and their metrics
+    "ModelAliasRow", "ModelRow",  # registry
     "ModelVersionRow", "ParamRow", "RefreshTokenRow", "RunRow", "RunTagRow", "TenantRow",
     "TenantScoped", "UserRow", "new_id", "utcnow",
     "PredictionFeedbackRow", "PredictionLogRow",

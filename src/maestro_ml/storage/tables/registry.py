@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, TenantScoped, created_column, id_column
+from .base import BIGINT_PK, Base, TenantScoped, created_column, id_column
 
 
 class ModelRow(TenantScoped, Base):
@@ -84,6 +84,26 @@ class LoggedModelRow(TenantScoped, Base):
     created_by: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = created_column()
+
+
+class LoggedModelMetricRow(TenantScoped, Base):
+    """A metric value logged for a logged model (MLflow 3 ``log_metric(..., model_id=...)``),
+    in the run that logged it and, optionally, on a named dataset. The run's own history
+    holds the same value; this row links it to the model. One row per (model, key, step,
+    timestamp, run), as in MLflow."""
+
+    __tablename__ = "logged_model_metrics"
+    __table_args__ = (UniqueConstraint("model_id", "key", "step", "timestamp", "run_id"),)
+    id: Mapped[int] = mapped_column(BIGINT_PK, primary_key=True, autoincrement=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("logged_models.id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(250))
+    value: Mapped[float] = mapped_column(Float)
+    is_nan: Mapped[bool] = mapped_column(default=False)
+    step: Mapped[int] = mapped_column(BigInteger, default=0)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    dataset_name: Mapped[str | None] = mapped_column(String(500), default=None)
+    dataset_digest: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 Index("ix_models_tenant_created", ModelRow.tenant_id, ModelRow.created_at)
