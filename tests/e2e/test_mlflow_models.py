@@ -200,3 +200,13 @@ def test_logged_models_carry_their_metrics_with_the_real_client(
         experiment_ids=[experiment_id], output_format="list",
         order_by=[{"field_name": "metrics.accuracy", "ascending": False}])
     assert [m.model_id for m in ranked] == [strong, weak]
+
+    produced = client.get_run(run.info.run_id).outputs.model_outputs
+    assert sorted((o.model_id, o.step) for o in produced) == sorted([(strong, 0), (weak, 0)])
+    # Evaluating a model in another run: the client records the model as that run's input.
+    with mlflow.start_run() as evaluation:
+        mlflow.log_metric("holdout_accuracy", 0.9, model_id=strong)
+    used = client.get_run(evaluation.info.run_id).inputs.model_inputs
+    assert [m.model_id for m in used] == [strong]
+    assert {m.key for m in mlflow.get_logged_model(strong).metrics} == {
+        "accuracy", "holdout_accuracy"}

@@ -1,5 +1,6 @@
-"""MLflow 3 metrics of logged models over HTTP: values logged with a ``model_id`` are the
-model's, searches test and order by them, a value logged again exactly is stored once."""
+"""MLflow 3 logged models as runs' data over HTTP: values logged with a ``model_id`` are the
+model's, searches test and order by them, a value logged again exactly is stored once, and
+runs answer the models they used and produced."""
 
 from __future__ import annotations
 
@@ -210,3 +211,48 @@ def test_a_value_for_a_model_that_is_not_the_tenants_writes_nothing(
                      headers=tenant.headers("viewer")).json()["run"]["data"]
     assert got["params"] == [] and got["metrics"] == []
     assert theirs.metrics_of(their_model) == []
+
+
+def test_runs_answer_the_models_they_produced_and_used(
+    client: TestClient, tenant: Actors, other_tenant: Actors
+):
+    mine = Tracking(client, tenant)
+    experiment_id = mine.experiment()
+    training, evaluation = mine.run(experiment_id), mine.run(experiment_id)
+    first = mine.model(experiment_id, "first", training)
+    second = mine.model(experiment_id, "second", training)
+    mine.ok("runs/outputs", {"run_id": training, "models": [
+        {"model_id": first, "step": 0}, {"model_id": second, "step": "5"}]})
+    mine.ok("runs/outputs", {"run_id": training, "models": [{"model_id": first, "step": 9}]})
+    mine.ok("runs/log-inputs", {"run_id": evaluation, "models": [{"model_id": first}]})
+
+    def run_of(run_id: str) -> dict[str, Any]:
+        got = client.get(f"{API}/runs/get", params={"run_id": run_id},
+                         headers=tenant.headers("viewer"))
+        assert got.status_code == 200, got.text
+        return dict(got.json()["run"])
+
+    produced = run_of(training)["outputs"]["model_outputs"]
+    assert sorted((o["model_id"], o["step"]) for o in produced) == sorted(
+        [(first, 0), (second, 5)])
+    assert run_of(training)["inputs"]["model_inputs"] == []
+    assert run_of(evaluation)["inputs"]["model_inputs"] == [{"model_id": first}]
+    found = mine.ok("runs/search", {"experiment_ids": [experiment_id]}, role="viewer")
+    outputs = {r["info"]["run_id"]: r["outputs"]["model_outputs"] for r in found["runs"]}
+    assert len(outputs[training]) == 2 and outputs[evaluation] == []
+
+    theirs = Tracking(client, other_tenant)
+    their_experiment = theirs.experiment()
+    their_model = theirs.model(their_experiment, "theirs", theirs.run(their_experiment))
+    for path, body in (("runs/outputs", {"run_id": evaluation,
+                                         "models": [{"model_id": their_model, "step": 0}]}),
+                       ("runs/log-inputs", {"run_id": evaluation,
+                                            "models": [{"model_id": their_model}]})):
+        refused = mine.post(path, body)
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert run_of(evaluation)["outputs"]["model_outputs"] == []
+    assert run_of(evaluation)["inputs"]["model_inputs"] == [{"model_id": first}]
+    bad = mine.post("runs/outputs", {"run_id": evaluation, "models": [
+        {"model_id": first, "step": "soon"}]})
+    assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"

@@ -174,12 +174,15 @@ class LoggedModelService:
             uow.commit()
             return LoggedModelView.of(row)
 
-    def link_run(self, principal: Principal, run_id: str, model_ids: Sequence[str]) -> None:
-        """Record ``run_id`` as the run that produced each logged model that names none."""
+    def link_run(self, principal: Principal, run_id: str,
+                 outputs: Sequence[tuple[str, int | None]]) -> None:
+        """Record logged models (``(model_id, step)``) as outputs of ``run_id``, which
+        becomes the source run of each that names none."""
         with self._uow.for_tenant(principal.tenant_id) as uow:
             if uow.runs.find(run_id) is None:
                 raise NotFound(f"run '{run_id[:64]}' does not exist", kind="run")
-            for model_id in model_ids:
+            uow.logged_models.link_to_run(run_id, "output", outputs)
+            for model_id, _ in outputs:
                 row = uow.logged_models.get(model_id)
                 if row.source_run_id is None:
                     row.source_run_id, row.updated_at = run_id, _now()

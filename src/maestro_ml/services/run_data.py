@@ -11,7 +11,7 @@ Metric values may be NaN or ±infinity.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,16 +176,21 @@ class RunDataService:
         return LoggedBatch(run_id, len(checked_params), len(checked_metrics), len(checked_tags))
 
     def log_inputs(
-        self, principal: Principal, run_id: str, datasets: Iterable[Mapping[str, Any]]
+        self, principal: Principal, run_id: str, datasets: Iterable[Mapping[str, Any]],
+        models: Sequence[str] = (),
     ) -> int:
         """Record the datasets a run used (MLflow ``log_inputs``); each item holds
         ``name``, ``digest``, ``source_type``, ``source``, optional ``schema``, ``profile``
-        and ``tags``. Returns how many were given."""
+        and ``tags``. ``models``: ids of logged models the run used, the tenant's. Returns
+        how many datasets were given."""
         checked = [_dataset_input(item) for item in datasets]
         _check_limit("datasets", len(checked), MAX_BATCH_INPUTS)
+        _check_limit("models", len(models), MAX_BATCH_INPUTS)
         with self._uow.for_tenant(principal.tenant_id) as uow:
             require_run(uow, run_id)
             uow.runs.add_inputs(run_id, checked)
+            if models:
+                uow.logged_models.link_to_run(run_id, "input", [(m, None) for m in models])
             uow.commit()
         return len(checked)
 

@@ -59,11 +59,13 @@ class RunDetails:
     tags: dict[str, str] = field(default_factory=dict)
     # Datasets the run used: {name, digest, source_type, source, schema, profile, tags}.
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    # Logged models it used or produced: {model_id, direction ("input"/"output"), step}.
+    models: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def of(
         cls, run: Any, params: dict[str, str], metrics: dict[str, float], tags: dict[str, str],
-        inputs: list[dict[str, Any]] | None = None,
+        inputs: list[dict[str, Any]] | None = None, models: list[dict[str, Any]] | None = None,
     ) -> RunDetails:
         return cls(
             id=run.id, experiment_id=run.experiment_id, name=run.name, status=run.status,
@@ -71,6 +73,7 @@ class RunDetails:
             dataset_id=run.dataset_id, job_id=run.job_id, user_id=run.user_id,
             lifecycle_stage=run.lifecycle_stage, created_at=run.created_at,
             params=params, metrics=metrics, tags=tags, inputs=inputs or [],
+            models=models or [],
         )
 
 
@@ -81,11 +84,12 @@ class RunPage:
 
 
 def details_of(uow: Any, runs: Sequence[Any]) -> list[RunDetails]:
-    """Params, latest metrics, tags and inputs of ``runs``: one query whatever their number."""
+    """Params, latest metrics, tags, inputs and logged models of ``runs``: one query
+    whatever their number."""
     found = uow.runs.children_of([run.id for run in runs])
     return [
         RunDetails.of(run, found.params[run.id], found.metrics[run.id], found.tags[run.id],
-                      found.inputs[run.id])
+                      found.inputs[run.id], found.models[run.id])
         for run in runs
     ]
 

@@ -54,6 +54,34 @@ def test_logged_model_filters_read_params_and_status() -> None:
                           LOGGED_MODEL_ATTRIBUTES)(facts)
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("metrics.acc > 0.9", True),  # one of the values passes: enough
+    ("metrics.acc < 0.3", True),
+    ("metric.`acc` >= 0.95", True),
+    ("metrics.acc = 0.5", False),
+    ("metrics.acc != 0.2", True),
+    ("metrics.loss < 1", False),  # no value of loss at all
+    ("metrics.acc > 0.9 AND params.C = '1.0'", True),
+    ("metrics.acc > 0.9 AND params.C = '2.0'", False),
+])
+def test_logged_model_metric_clauses_test_any_of_the_values(text: str, expected: bool) -> None:
+    facts = {"name": "model", "params": {"C": "1.0"}, "tags": {},
+             "metrics": [("acc", 0.2), ("acc", 0.95), ("f1", 0.5)]}
+    assert compile_filter(text, LOGGED_MODEL_ATTRIBUTES, metrics=True)(facts) is expected
+
+
+@pytest.mark.parametrize("text", ["metrics.acc > 'high'", "metrics.acc LIKE '0.%'",
+                                  "metrics.acc IN ('1')", "metrics. > 1"])
+def test_invalid_metric_clauses_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_filter(text, LOGGED_MODEL_ATTRIBUTES, metrics=True)
+
+
+def test_metric_clauses_belong_to_logged_model_searches_only() -> None:
+    with pytest.raises(InvalidInput, match="unknown attribute"):
+        parse_filter("metrics.acc > 1", MODEL_ATTRIBUTES)
+
+
 @pytest.mark.parametrize("text", [
     "name ~ 'x'", "colour = 'red'", "name = 'x' OR name = 'y'", "name LIKE 3",
     "name = 'x' AND", "name IN ('a'", "version_number LIKE '1%'", "tags. = 'x'",

@@ -251,6 +251,18 @@ class MlflowRequest:
         return self.string("run_id") or self.string("run_uuid", required=True)  # type: ignore[no-any-return]
 
 
+MAX_MODEL_ID = 64
+
+
+def model_id_of(item: dict[str, Any]) -> str:
+    """The ``model_id`` of an entry of a ``models`` list (log_outputs, log_inputs)."""
+    model_id = item.get("model_id")
+    if not isinstance(model_id, str) or not 1 <= len(model_id) <= MAX_MODEL_ID:
+        raise InvalidInput(f"models: every entry needs a 'model_id' of 1 to {MAX_MODEL_ID} "
+                           "characters", field="models")
+    return model_id
+
+
 def parse_int64(value: Any, name: str) -> int:
     if isinstance(value, str):
         try:

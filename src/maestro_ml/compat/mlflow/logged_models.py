@@ -22,7 +22,15 @@ from maestro_ml.services.logged_models import DatasetFilter, LoggedModelView, Mo
 from . import registry_filters as filters
 from . import registry_shapes as shapes
 from .artifact_paths import logged_model_artifact_uri, resolve, strip_scheme
-from .common import API_2, MlflowBody, MlflowRequest, mlflow_require, ok
+from .common import (
+    API_2,
+    MlflowBody,
+    MlflowRequest,
+    mlflow_require,
+    model_id_of,
+    ok,
+    parse_int64,
+)
 from .experiments import resolve_experiment_id
 
 router = APIRouter(tags=["mlflow"])
@@ -65,15 +73,14 @@ def create_logged_model(
 @router.post(f"{API_2}/runs/outputs")
 def log_run_outputs(body: MlflowBody, container: ContainerDep, principal: Writer) -> JSONResponse:
     """``log_model`` declaring the logged models a run produced; each must be the tenant's."""
-    run_id = body.run_id()
-    model_ids = []
-    for item in body.objects("models"):
-        model_id = item.get("model_id")
-        if not isinstance(model_id, str) or not model_id:
-            raise InvalidInput("models: every entry needs a 'model_id'", field="models")
-        model_ids.append(model_id)
-    container.logged_models.link_run(principal, run_id, model_ids)
+    outputs = [
+        (model_id_of(item),
+         None if item.get("step") is None else parse_int64(item["step"], "models.step"))
+        for item in body.objects("models")
+    ]
+    container.logged_models.link_run(principal, body.run_id(), outputs)
     return ok()
+
 
 
 @router.post(f"{LOGGED}/search")

@@ -68,7 +68,8 @@ def run_info(run: Any) -> dict[str, Any]:
 
 
 def run(details: Any, metric_steps: Mapping[str, tuple[int, int]] | None = None) -> dict[str, Any]:
-    """A run with its data (latest metrics, params, tags) and dataset inputs."""
+    """A run with its data (latest metrics, params, tags), inputs (datasets, logged models)
+    and outputs (logged models)."""
     steps = metric_steps or {}
     metrics = [
         {"key": key, "value": double(value), "timestamp": steps.get(key, (0, 0))[1],
@@ -84,7 +85,15 @@ def run(details: Any, metric_steps: Mapping[str, tuple[int, int]] | None = None)
         "data": {
             "metrics": metrics, "params": key_values(details.params), "tags": key_values(tags),
         },
-        "inputs": {"dataset_inputs": [dataset_input(item) for item in details.inputs]},
+        "inputs": {
+            "dataset_inputs": [dataset_input(item) for item in details.inputs],
+            "model_inputs": [{"model_id": m["model_id"]} for m in details.models
+                             if m["direction"] == "input"],
+        },
+        "outputs": {"model_outputs": [
+            {"model_id": m["model_id"], **({} if m["step"] is None else {"step": m["step"]})}
+            for m in details.models if m["direction"] == "output"
+        ]},
     }
 
 

@@ -21,7 +21,15 @@ from maestro_ml.domain.tracking import generated_name
 from maestro_ml.services.run_data import LINK_FIELDS, model_link
 
 from . import messages
-from .common import API_2, MlflowBody, MlflowRequest, mlflow_require, parse_double, parse_int64
+from .common import (
+    API_2,
+    MlflowBody,
+    MlflowRequest,
+    mlflow_require,
+    model_id_of,
+    parse_double,
+    parse_int64,
+)
 from .experiments import resolve_experiment_id, view_of
 
 router = APIRouter(tags=["mlflow"])
@@ -164,7 +172,8 @@ def log_inputs(body: MlflowBody, container: ContainerDep, principal: Writer) -> 
         if not isinstance(tags, list) or not all(isinstance(t, dict) for t in tags):
             raise InvalidInput("dataset input tags must be a list of objects", field="tags")
         datasets.append({**dataset, "tags": {t.get("key"): t.get("value") for t in tags}})
-    container.run_data.log_inputs(principal, body.run_id(), datasets)
+    models = [model_id_of(item) for item in body.objects("models")]
+    container.run_data.log_inputs(principal, body.run_id(), datasets, models=models)
     return messages.respond()
 
 

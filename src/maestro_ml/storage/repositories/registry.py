@@ -25,6 +25,7 @@ from ..tables import (
     ModelRow,
     ModelVersionRow,
     ParamRow,
+    RunModelRow,
 )
 from .base import Page, Repository, escape_like
 
@@ -278,11 +279,28 @@ class LoggedModelRepository(Repository[LoggedModelRow]):
         for model_id in wanted:
             if model_id not in owners:
                 raise NotFound.of(self.kind, model_id)
+        self.session.execute(self._insert_ignoring_duplicates(LoggedModelMetricRow),
+                             [{**row, "tenant_id": owners[row["model_id"]]} for row in rows])
+
+    def link_to_run(self, run_id: str, direction: str,
+                    models: Sequence[tuple[str, int | None]]) -> None:
+        """Record logged models (``(model_id, step)``) of this session's tenant as a run's
+        ``input`` or ``output``; NotFound names the first that is not one. The run must
+        have been found through this session. A model already recorded keeps its step."""
+        wanted = list(dict.fromkeys(model_id for model_id, _ in models))
+        found = set(self.session.scalars(
+            select(LoggedModelRow.id).where(LoggedModelRow.id.in_(wanted))))
+        for model_id in wanted:
+            if model_id not in found:
+                raise NotFound.of(self.kind, model_id)
+        self.session.execute(self._insert_ignoring_duplicates(RunModelRow), [
+            {"run_id": run_id, "model_id": model_id, "direction": direction, "step": step}
+            for model_id, step in models])
+
+    def _insert_ignoring_duplicates(self, row: Any) -> Any:
         dialect = self.session.connection().dialect.name
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-            LoggedModelMetricRow.__table__).on_conflict_do_nothing()
-        self.session.execute(insert, [{**row, "tenant_id": owners[row["model_id"]]}
-                                      for row in rows])
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        return insert(row.__table__).on_conflict_do_nothing()
 
     def metrics_of(self, model_ids: Sequence[str]) -> dict[str, list[LoggedModelMetricRow]]:
         """The metric values linked to each of these logged models, in the order logged."""

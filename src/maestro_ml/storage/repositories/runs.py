@@ -44,7 +44,7 @@ from maestro_ml.domain.search import Clause, OrderKey
 from ..search_sql import apply_order, driving_metric, filter_condition
 from ..tables import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
 from ..tables.base import new_id, utcnow
-from ..tables.tracking import RunInputRow
+from ..tables.tracking import RunInputRow, RunModelRow
 from ..tenancy import TENANT_KEY
 from .base import Repository
 from .run_appends import RunAppends
@@ -54,6 +54,7 @@ _TAGS = RunTagRow.__table__
 _METRICS = MetricRow.__table__
 _LATEST = LatestMetricRow.__table__
 _INPUTS = RunInputRow.__table__
+_MODELS = RunModelRow.__table__
 ACTIVE, DELETED = "active", "deleted"
 
 # Statements built once: a statement built per call is compiled per call too. They run on
@@ -115,9 +116,10 @@ def _update_run(columns: frozenset[str], end_unless_set: bool, with_tenant: bool
     return stmt.values(values).returning(*_RUNS.c)
 
 
-# Params, latest metrics, tags and inputs of a list of runs in one statement (one round
-# trip to the server instead of four), each row tagged with its kind; the union's columns
-# are typed by its first select, so every NULL filler is cast to its column's type.
+# Params, latest metrics, tags, dataset inputs and logged models of a list of runs in one
+# statement (one round trip to the server instead of five), each row tagged with its kind;
+# the union's columns are typed by its first select, so every NULL filler is cast to its
+# column's type. A model's row carries its direction as text and its step as ordinal.
 def _children_union() -> Any:
     def filler(column: Any) -> Any:
         return cast(null(), column.type)
@@ -142,6 +144,8 @@ def _children_union() -> Any:
         child("metric", _LATEST, _LATEST.c.key, None, _LATEST.c.value, _LATEST.c.is_nan, zero),
         child("tag", _TAGS, _TAGS.c.key, _TAGS.c.value, None, None, zero),
         child("input", _INPUTS, i.name, None, None, None, i.id, list(shape)),
+        child("model", _MODELS, _MODELS.c.model_id, _MODELS.c.direction, None, None,
+              cast(_MODELS.c.step, _INPUTS.c.id.type)),
     ).order_by(text_clause("ordinal"))
 
 
@@ -154,12 +158,14 @@ CHILDREN_CHUNK = 5000
 
 @dataclass(frozen=True, slots=True)
 class RunChildren:
-    """Params, latest metrics, tags and dataset inputs of some runs, by run id."""
+    """Params, latest metrics, tags, dataset inputs and logged models of some runs, by run
+    id; ``models``: ``{"model_id", "direction" ("input" or "output"), "step"}``."""
 
     params: dict[str, dict[str, str]]
     metrics: dict[str, dict[str, float]]
     tags: dict[str, dict[str, str]]
     inputs: dict[str, list[dict[str, Any]]]
+    models: dict[str, list[dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,18 +247,21 @@ class RunRepository(Repository[RunRow]):
     def children_of(self, run_ids: Sequence[str]) -> RunChildren:
         """Params, latest metrics, tags and inputs of runs found through this session."""
         found = RunChildren({r: {} for r in run_ids}, {r: {} for r in run_ids},
-                            {r: {} for r in run_ids}, {r: [] for r in run_ids})
+                            {r: {} for r in run_ids}, {r: [] for r in run_ids},
+                            {r: [] for r in run_ids})
         connection = self.session.connection()
         rows = (row for start in range(0, len(run_ids), CHILDREN_CHUNK)
                 for row in connection.execute(
                     _CHILDREN_OF, {"run_ids": list(run_ids[start:start + CHILDREN_CHUNK])}))
-        for kind, run_id, key, text, number, is_nan, *dataset, _ in rows:
+        for kind, run_id, key, text, number, is_nan, *dataset, ordinal in rows:
             if kind == "param":
                 found.params[run_id][key] = text
             elif kind == "metric":
                 found.metrics[run_id][key] = math.nan if is_nan else number
             elif kind == "tag":
                 found.tags[run_id][key] = text
+            elif kind == "model":
+                found.models[run_id].append({"model_id": key, "direction": text, "step": ordinal})
             else:
                 digest, source_type, source, schema, profile, tags = dataset
                 found.inputs[run_id].append({

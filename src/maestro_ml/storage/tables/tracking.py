@@ -139,6 +139,21 @@ class RunInputRow(Base):
     tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class RunModelRow(Base):
+    """A logged model a run used (``input``) or produced (``output``, at a step), as MLflow
+    records them (``log_inputs(models=...)``, ``log_outputs``)."""
+
+    __tablename__ = "run_models"
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("logged_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    direction: Mapped[str] = mapped_column(String(8), primary_key=True)
+    step: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
 Index("ix_datasets_tenant_created", DatasetRow.tenant_id, DatasetRow.created_at)
 Index("ix_experiments_tenant_created", ExperimentRow.tenant_id, ExperimentRow.created_at)
 Index("ix_runs_tenant_created", RunRow.tenant_id, RunRow.created_at)
