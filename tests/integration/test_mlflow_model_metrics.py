@@ -91,20 +91,28 @@ def test_values_logged_with_a_model_id_are_the_models_and_the_runs(mlflow_api: T
     assert mlflow_api.history(run_id, "loss") == [(0.3, 1, 2000)]
 
 
-def test_a_value_logged_again_exactly_is_stored_once(mlflow_api: Tracking):
-    run_id = mlflow_api.run(mlflow_api.experiment())
-    same = {"run_id": run_id, "key": "acc", "value": 0.5, "timestamp": 1000, "step": 0}
-    mlflow_api.ok("runs/log-metric", same)
-    mlflow_api.ok("runs/log-metric", same)
+def test_each_logged_value_is_appended_unless_it_links_a_model(mlflow_api: Tracking):
+    """Plain logging appends every call (no read before the write); a value that names a
+    model and repeats one the run holds is not stored twice."""
+    experiment_id = mlflow_api.experiment()
+    run_id = mlflow_api.run(experiment_id)
+    model_id = mlflow_api.model(experiment_id, "model", run_id)
+    same = {"key": "acc", "value": 0.5, "timestamp": 1000, "step": 0}
+    mlflow_api.ok("runs/log-metric", {"run_id": run_id, **same})
+    mlflow_api.ok("runs/log-metric", {"run_id": run_id, **same})
+    assert mlflow_api.history(run_id, "acc") == [(0.5, 0, 1000), (0.5, 0, 1000)]
+
+    nan = {"key": "loss", "value": "NaN", "timestamp": 1000, "step": 0}
+    mlflow_api.ok("runs/log-batch", {"run_id": run_id, "metrics": [nan]})
     mlflow_api.ok("runs/log-batch", {"run_id": run_id, "metrics": [
-        {k: v for k, v in same.items() if k != "run_id"},
-        {"key": "acc", "value": 0.5, "timestamp": 1000, "step": 0},
-        {"key": "acc", "value": 0.6, "timestamp": 1000, "step": 0},  # another value: kept
-        {"key": "acc", "value": "NaN", "timestamp": 1000, "step": 0},
-        {"key": "acc", "value": "NaN", "timestamp": 1000, "step": 0},
+        {**same, "model_id": model_id}, {**same, "model_id": model_id},
+        {**nan, "model_id": model_id},
+        {**same, "value": 0.6, "model_id": model_id},  # another value: appended
     ]})
-    history = mlflow_api.history(run_id, "acc")
-    assert sorted(str(value) for value, _, _ in history) == ["0.5", "0.6", "NaN"]
+    assert mlflow_api.history(run_id, "acc") == [(0.5, 0, 1000), (0.5, 0, 1000), (0.6, 0, 1000)]
+    assert [str(value) for value, _, _ in mlflow_api.history(run_id, "loss")] == ["NaN"]
+    linked = sorted((m["key"], str(m["value"])) for m in mlflow_api.metrics_of(model_id))
+    assert linked == [("acc", "0.5"), ("loss", "NaN")]  # one per (key, step, timestamp, run)
 
 
 def test_the_client_logging_a_model_links_the_runs_values_once(mlflow_api: Tracking):

@@ -117,6 +117,10 @@ _STATES_QUERY = (
 )
 _STATES_ANY_TENANT = Prepared(_STATES_QUERY)
 _STATES = Prepared(_STATES_QUERY.where(_RUNS.c.tenant_id == bindparam("tenant_id")))
+_STORED_VALUES = Prepared(
+    select(_METRICS.c.key, _METRICS.c.value, _METRICS.c.is_nan, _METRICS.c.step,
+           _METRICS.c.timestamp)
+    .where(_METRICS.c.run_id == bindparam("run_id"), _METRICS.c.key == bindparam("key")))
 _PARAMS_OF_RUN = Prepared(
     select(_PARAMS.c.key, _PARAMS.c.value).where(_PARAMS.c.run_id == bindparam("run_id")))
 _TAG_UPSERT = {
@@ -127,19 +131,14 @@ _TAG_UPSERT = {
 # SQLite: rows one by one through the driver's executemany (cheap in process).
 _SQLITE_INSERT_PARAM = Prepared(
     sqlite.insert(_PARAMS).on_conflict_do_nothing(), ("run_id", "key", "value"), ["sqlite"])
-# A metric value logged again exactly (key, step, timestamp, value) is stored once, as in
-# MLflow, whose client re-logs a run's metrics when it logs a model in that run.
-_SQLITE_INSERT_METRIC = Prepared(
-    sqlite.insert(_METRICS).on_conflict_do_nothing(), _ROW, ["sqlite"])
+_SQLITE_INSERT_METRIC = Prepared(insert(_METRICS).inline(), _ROW, ["sqlite"])
 _SQLITE_LATEST_UPSERT = Prepared(_latest_upsert(sqlite.insert(_LATEST)), _ROW, ["sqlite"])
 # PostgreSQL: a batch as one statement (see _pg_unnest_insert), a single row as VALUES.
 _PG_COLUMNS = _ROW[1:]
 _PG_INSERT_PARAMS = Prepared(
     _pg_unnest_insert(_PARAMS, ("key", "value")).on_conflict_do_nothing(), None, ["postgresql"])
-_PG_INSERT_METRICS = Prepared(
-    _pg_unnest_insert(_METRICS, _PG_COLUMNS).on_conflict_do_nothing(), None, ["postgresql"])
-_PG_INSERT_METRIC = Prepared(
-    postgresql.insert(_METRICS).on_conflict_do_nothing(), _ROW, ["postgresql"])
+_PG_INSERT_METRICS = Prepared(_pg_unnest_insert(_METRICS, _PG_COLUMNS), None, ["postgresql"])
+_PG_INSERT_METRIC = Prepared(insert(_METRICS).inline(), _ROW, ["postgresql"])
 _PG_LATEST_UPSERT = Prepared(
     _latest_upsert(_pg_unnest_insert(_LATEST, _PG_COLUMNS)), None, ["postgresql"])
 # What a foreign key's check would take; see _pg_append.
@@ -199,8 +198,7 @@ def _pg_append(with_tenant: bool, parts: frozenset[str]) -> Prepared:
         columns += [select(func.array_agg(stored.c.key)).scalar_subquery(),
                     select(func.array_agg(stored.c.value)).scalar_subquery()]
     if "metrics" in parts:
-        writes.append(_pg_unnest_insert(_METRICS, _PG_COLUMNS, "metric_", guard)
-                      .on_conflict_do_nothing().cte("m"))
+        writes.append(_pg_unnest_insert(_METRICS, _PG_COLUMNS, "metric_", guard).cte("m"))
         writes.append(_latest_upsert(
             _pg_unnest_insert(_LATEST, _PG_COLUMNS, "latest_", guard)).cte("l"))
     if "tags" in parts:
@@ -335,6 +333,24 @@ class RunAppends:
             return {}
         stored = self._all(_PARAMS_OF_RUN, {"run_id": run_id})
         return {k: v for k, v in stored if k in params and params[k] != v}
+
+    def unstored(self, run_id: str, metrics: Sequence[tuple[str, float, int, int]]
+                 ) -> list[tuple[str, float, int, int]]:
+        """The ``(key, value, step, timestamp)`` values the run's history does not hold yet,
+        each once. A read per key; for the rare writes that may repeat values (see
+        ``services.run_data``), not the logging path, which appends every value."""
+        stored = {(key, 0.0 if is_nan else value, bool(is_nan), step, timestamp)
+                  for name in sorted({m[0] for m in metrics})
+                  for key, value, is_nan, step, timestamp in self._all(
+                      _STORED_VALUES, {"run_id": run_id, "key": name})}
+        fresh: dict[tuple[Any, ...], tuple[str, float, int, int]] = {}
+        for metric in metrics:
+            key, value, step, timestamp = metric
+            is_nan = value != value  # NaN is the one value unequal to itself
+            identity = (key, 0.0 if is_nan else float(value), is_nan, step, timestamp)
+            if identity not in stored:
+                fresh.setdefault(identity, metric)
+        return list(fresh.values())
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         if tags:

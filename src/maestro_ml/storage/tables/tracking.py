@@ -158,7 +158,5 @@ Index("ix_datasets_tenant_created", DatasetRow.tenant_id, DatasetRow.created_at)
 Index("ix_experiments_tenant_created", ExperimentRow.tenant_id, ExperimentRow.created_at)
 Index("ix_runs_tenant_created", RunRow.tenant_id, RunRow.created_at)
 Index("ix_runs_experiment_status", RunRow.experiment_id, RunRow.status)
-# History reads by (run, key) in step order; a value logged again exactly is stored once.
-Index("ux_metrics_run_key_step_value", MetricRow.run_id, MetricRow.key, MetricRow.step,
-      MetricRow.timestamp, MetricRow.value, MetricRow.is_nan, unique=True)
+Index("ix_metrics_run_key_step", MetricRow.run_id, MetricRow.key, MetricRow.step)
 Index("ix_latest_metrics_key_value", LatestMetricRow.key, LatestMetricRow.value)
