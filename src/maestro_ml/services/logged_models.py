@@ -181,9 +181,7 @@ class LoggedModelService:
         with self._uow.for_tenant(principal.tenant_id) as uow:
             if uow.runs.find(run_id) is None:
                 raise NotFound(f"run '{run_id[:64]}' does not exist", kind="run")
-            uow.logged_models.link_to_run(run_id, "output", outputs)
-            for model_id, _ in outputs:
-                row = uow.logged_models.get(model_id)
+            for row in uow.logged_models.link_to_run(run_id, "output", outputs):
                 if row.source_run_id is None:
                     row.source_run_id, row.updated_at = run_id, _now()
             uow.commit()

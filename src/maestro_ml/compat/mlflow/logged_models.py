@@ -114,10 +114,10 @@ def _order(body: MlflowRequest) -> list[ModelOrder]:
     for item in body.objects("order_by"):
         field = item.get("field_name")
         ascending = item.get("ascending", True) is not False
-        if isinstance(field, str) and field.startswith("metrics.") and len(field) > 8:
-            named = item.get("dataset_name")
-            dataset = _dataset(item, "order_by") if named else None
-            order.append(ModelOrder("metric", ascending, field[8:], dataset))
+        metric = field.removeprefix("metrics.") if isinstance(field, str) else ""
+        if metric and metric != field:
+            dataset = _dataset(item, "order_by") if item.get("dataset_name") else None
+            order.append(ModelOrder("metric", ascending, metric, dataset))
             continue
         if field not in _ORDER_FIELDS:
             raise InvalidInput(

@@ -272,30 +272,32 @@ class LoggedModelRepository(Repository[LoggedModelRow]):
         ``step``, ``timestamp``, ``dataset_name``, ``dataset_digest``) to logged models of
         this session's tenant; NotFound names the first model that is not one. A value
         already linked (same model, key, step, timestamp and run) stays as it is."""
-        wanted = list(dict.fromkeys(row["model_id"] for row in rows))
-        owners = {model_id: tenant_id for model_id, tenant_id in self.session.execute(
-            select(LoggedModelRow.id, LoggedModelRow.tenant_id)
-            .where(LoggedModelRow.id.in_(wanted)))}
-        for model_id in wanted:
-            if model_id not in owners:
-                raise NotFound.of(self.kind, model_id)
-        self.session.execute(self._insert_ignoring_duplicates(LoggedModelMetricRow),
-                             [{**row, "tenant_id": owners[row["model_id"]]} for row in rows])
+        owned = self._owned([row["model_id"] for row in rows])
+        self.session.execute(self._insert_ignoring_duplicates(LoggedModelMetricRow), [
+            {**row, "tenant_id": owned[row["model_id"]].tenant_id} for row in rows])
 
     def link_to_run(self, run_id: str, direction: str,
-                    models: Sequence[tuple[str, int | None]]) -> None:
+                    models: Sequence[tuple[str, int | None]]) -> list[LoggedModelRow]:
         """Record logged models (``(model_id, step)``) of this session's tenant as a run's
-        ``input`` or ``output``; NotFound names the first that is not one. The run must
-        have been found through this session. A model already recorded keeps its step."""
-        wanted = list(dict.fromkeys(model_id for model_id, _ in models))
-        found = set(self.session.scalars(
-            select(LoggedModelRow.id).where(LoggedModelRow.id.in_(wanted))))
-        for model_id in wanted:
-            if model_id not in found:
-                raise NotFound.of(self.kind, model_id)
+        ``input`` or ``output`` and return them; NotFound names the first that is not one.
+        The run must have been found through this session. A model already recorded keeps
+        its step."""
+        owned = self._owned([model_id for model_id, _ in models])
         self.session.execute(self._insert_ignoring_duplicates(RunModelRow), [
             {"run_id": run_id, "model_id": model_id, "direction": direction, "step": step}
             for model_id, step in models])
+        return list(owned.values())
+
+    def _owned(self, model_ids: Sequence[str]) -> dict[str, LoggedModelRow]:
+        """These logged models of this session's tenant, by id; NotFound for the first that
+        is not one."""
+        wanted = list(dict.fromkeys(model_ids))
+        found = {row.id: row for row in self.session.scalars(
+            select(LoggedModelRow).where(LoggedModelRow.id.in_(wanted)))}
+        for model_id in wanted:
+            if model_id not in found:
+                raise NotFound.of(self.kind, model_id)
+        return found
 
     def _insert_ignoring_duplicates(self, row: Any) -> Any:
         dialect = self.session.connection().dialect.name

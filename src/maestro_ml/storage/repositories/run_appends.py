@@ -345,9 +345,7 @@ class RunAppends:
                       _STORED_VALUES, {"run_id": run_id, "key": name})}
         fresh: dict[tuple[Any, ...], tuple[str, float, int, int]] = {}
         for metric in metrics:
-            key, value, step, timestamp = metric
-            is_nan = value != value  # NaN is the one value unequal to itself
-            identity = (key, 0.0 if is_nan else float(value), is_nan, step, timestamp)
+            identity = _metric_row(run_id, *metric)[1:]  # (key, value, is_nan, step, timestamp)
             if identity not in stored:
                 fresh.setdefault(identity, metric)
         return list(fresh.values())
