@@ -1,5 +1,5 @@
 """MLflow 3 logged models as runs' data over HTTP: values logged with a ``model_id`` are the
-model's, searches test and order by them, a value logged again exactly is stored once, and
+model's, searches test and order by them, a value logged again exactly shows once, and
 runs answer the models they used and produced."""
 
 from __future__ import annotations
@@ -91,33 +91,61 @@ def test_values_logged_with_a_model_id_are_the_models_and_the_runs(mlflow_api: T
     assert mlflow_api.history(run_id, "loss") == [(0.3, 1, 2000)]
 
 
-def test_each_logged_value_is_appended_unless_it_links_a_model(mlflow_api: Tracking):
-    """Plain logging appends every call (no read before the write); a value that names a
-    model and repeats one the run holds is not stored twice."""
+def test_a_value_logged_again_exactly_shows_once(mlflow_api: Tracking):
+    """A retried call that had landed, or a copy that links a model, adds nothing to the
+    run's history (as MLflow's key on every column makes it); another value at the same
+    step and time is a value of its own."""
     experiment_id = mlflow_api.experiment()
     run_id = mlflow_api.run(experiment_id)
     model_id = mlflow_api.model(experiment_id, "model", run_id)
     same = {"key": "acc", "value": 0.5, "timestamp": 1000, "step": 0}
     mlflow_api.ok("runs/log-metric", {"run_id": run_id, **same})
     mlflow_api.ok("runs/log-metric", {"run_id": run_id, **same})
-    assert mlflow_api.history(run_id, "acc") == [(0.5, 0, 1000), (0.5, 0, 1000)]
+    assert mlflow_api.history(run_id, "acc") == [(0.5, 0, 1000)]
 
     nan = {"key": "loss", "value": "NaN", "timestamp": 1000, "step": 0}
     mlflow_api.ok("runs/log-batch", {"run_id": run_id, "metrics": [nan]})
     mlflow_api.ok("runs/log-batch", {"run_id": run_id, "metrics": [
         {**same, "model_id": model_id}, {**same, "model_id": model_id},
         {**nan, "model_id": model_id},
-        {**same, "value": 0.6, "model_id": model_id},  # another value: appended
+        {**same, "value": 0.6, "model_id": model_id},  # another value: one of its own
+        {**same, "timestamp": 1001},  # another time: likewise
     ]})
-    assert mlflow_api.history(run_id, "acc") == [(0.5, 0, 1000), (0.5, 0, 1000), (0.6, 0, 1000)]
+    assert mlflow_api.history(run_id, "acc") == [(0.5, 0, 1000), (0.6, 0, 1000), (0.5, 0, 1001)]
     assert [str(value) for value, _, _ in mlflow_api.history(run_id, "loss")] == ["NaN"]
     linked = sorted((m["key"], str(m["value"])) for m in mlflow_api.metrics_of(model_id))
     assert linked == [("acc", "0.5"), ("loss", "NaN")]  # one per (key, step, timestamp, run)
 
 
+def test_history_pages_skip_copies_wherever_they_fall(mlflow_api: Tracking):
+    run_id = mlflow_api.run(mlflow_api.experiment())
+    values = [{"key": "loss", "value": 1.0 / (step + 1), "timestamp": 100 + step, "step": step}
+              for step in range(7)]
+    mlflow_api.ok("runs/log-batch", {"run_id": run_id, "metrics": values})
+    mlflow_api.ok("runs/log-batch", {"run_id": run_id, "metrics": values[::-1]})  # all again
+    mlflow_api.ok("runs/log-metric", {"run_id": run_id, **values[3]})
+    mlflow_api.ok("runs/log-metric", {"run_id": run_id, **values[3], "value": 9.0})
+
+    pages, token = [], None
+    while True:
+        got = mlflow_api.client.get(
+            f"{API}/metrics/get-history", headers=mlflow_api.actors.headers("viewer"),
+            params={"run_id": run_id, "metric_key": "loss", "max_results": 2,
+                    **({"page_token": token} if token else {})})
+        assert got.status_code == 200, got.text
+        pages.append([(m["step"], m["value"]) for m in got.json().get("metrics", [])])
+        token = got.json().get("next_page_token")
+        if not token:
+            break
+    # A page ends inside step 3: the next one answers its other value, not the copies.
+    steps = [[step for step, _ in page] for page in pages]
+    assert steps == [[0, 1], [2, 3], [3, 4], [5, 6]]
+    assert pages[1][1] == (3, 0.25) and pages[2][0] == (3, 9.0)
+
+
 def test_the_client_logging_a_model_links_the_runs_values_once(mlflow_api: Tracking):
     """What ``mlflow.<flavor>.log_model`` does in a run: it logs the run's step-0 values
-    again with the new model's id. The run keeps one copy; the model gets them."""
+    again with the new model's id. The run shows one copy; the model gets them."""
     experiment_id = mlflow_api.experiment()
     run_id = mlflow_api.run(experiment_id)
     value = {"key": "acc", "value": 0.7, "timestamp": 5000, "step": 0}

@@ -128,7 +128,7 @@ def test_invalid_keys_and_oversized_values_are_422(client: TestClient, tenant: A
     assert big.status_code == 422 and "6000" in big.json()["detail"]
 
 
-def test_metric_history_keeps_every_value_and_latest_follows_the_highest_step(
+def test_metric_history_keeps_every_value_once_and_latest_follows_the_highest_step(
     client: TestClient, tenant: Actors
 ):
     run = make_run(client, tenant)
@@ -139,6 +139,9 @@ def test_metric_history_keeps_every_value_and_latest_follows_the_highest_step(
         response = client.post(url, headers=headers, json={
             "key": "loss", "value": value, "step": step, "timestamp": timestamp})
         assert response.status_code == 201, response.text
+    retried = client.post(url, headers=headers, json={  # a client's retry of a call that landed
+        "key": "loss", "value": 0.7, "step": 1, "timestamp": 102})
+    assert retried.status_code == 201, retried.text
     # Step 2 is the highest; of its two values the later timestamp (103) wins.
     assert client.get(f"{RUNS}/{run['id']}", headers=headers).json()["metrics"] == {"loss": 0.4}
 

@@ -125,11 +125,10 @@ class RunDataService:
                        tags: dict[str, str] | None,
                        links: list[tuple[MetricValue, ModelLink]]) -> None:
         with self._uow.for_tenant(principal.tenant_id) as uow:
-            appends = uow.runs.appends
             # The client links a run's values to a model it logs by logging them again with
-            # the model's id: the run keeps one copy (``appends`` checks the run just after).
-            appended = appends.append(run_id, ACTIVE, params=params,
-                                      metrics=appends.unstored(run_id, metrics or ()), tags=tags)
+            # the model's id; the run's history answers each exact value once.
+            appended = uow.runs.appends.append(run_id, ACTIVE, params=params,
+                                               metrics=metrics or (), tags=tags)
             check_run_states(run_id, appended.states)
             _refuse_changed(run_id, params or {}, appended.changed)
             uow.logged_models.add_metrics([_linked_row(run_id, m, link) for m, link in links])

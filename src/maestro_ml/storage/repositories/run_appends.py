@@ -117,10 +117,6 @@ _STATES_QUERY = (
 )
 _STATES_ANY_TENANT = Prepared(_STATES_QUERY)
 _STATES = Prepared(_STATES_QUERY.where(_RUNS.c.tenant_id == bindparam("tenant_id")))
-_STORED_VALUES = Prepared(
-    select(_METRICS.c.key, _METRICS.c.value, _METRICS.c.is_nan, _METRICS.c.step,
-           _METRICS.c.timestamp)
-    .where(_METRICS.c.run_id == bindparam("run_id"), _METRICS.c.key == bindparam("key")))
 _PARAMS_OF_RUN = Prepared(
     select(_PARAMS.c.key, _PARAMS.c.value).where(_PARAMS.c.run_id == bindparam("run_id")))
 _TAG_UPSERT = {
@@ -333,22 +329,6 @@ class RunAppends:
             return {}
         stored = self._all(_PARAMS_OF_RUN, {"run_id": run_id})
         return {k: v for k, v in stored if k in params and params[k] != v}
-
-    def unstored(self, run_id: str, metrics: Sequence[tuple[str, float, int, int]]
-                 ) -> list[tuple[str, float, int, int]]:
-        """The ``(key, value, step, timestamp)`` values the run's history does not hold yet,
-        each once. A read per key; for the rare writes that may repeat values (see
-        ``services.run_data``), not the logging path, which appends every value."""
-        stored = {(key, 0.0 if is_nan else value, bool(is_nan), step, timestamp)
-                  for name in sorted({m[0] for m in metrics})
-                  for key, value, is_nan, step, timestamp in self._all(
-                      _STORED_VALUES, {"run_id": run_id, "key": name})}
-        fresh: dict[tuple[Any, ...], tuple[str, float, int, int]] = {}
-        for metric in metrics:
-            identity = _metric_row(run_id, *metric)[1:]  # (key, value, is_nan, step, timestamp)
-            if identity not in stored:
-                fresh.setdefault(identity, metric)
-        return list(fresh.values())
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         if tags:

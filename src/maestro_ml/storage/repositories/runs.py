@@ -293,18 +293,47 @@ class RunRepository(Repository[RunRow]):
     def metric_history(
         self, run_id: str, key: str, *, limit: int, after: tuple[int, int, int] | None = None
     ) -> list[StoredMetric]:
-        """Values of one metric by (step, timestamp), oldest first, after a keyset position."""
+        """Values of one metric by (step, timestamp), oldest first, after a keyset position.
+
+        A value logged again exactly (same value, step and timestamp: a client's retry of a
+        call that had landed, or ``log_model`` linking the run's values to a model) is
+        answered once, as its first copy, as MLflow's key on every column makes it. Appends
+        never read before writing, so copies are skipped here, while reading in order:
+        copies share a (step, timestamp), so a page reads the rows it answers, the copies
+        among them and, after a cursor, the earlier rows of the cursor's (step, timestamp).
+        (A ``NOT EXISTS`` over earlier copies is one statement, but its plan depends on the
+        table's statistics: without them PostgreSQL compares every pair of the key's values.)
+        """
         c = _METRICS.c
-        stmt = select(c.key, c.value, c.is_nan, c.step, c.timestamp, c.id).where(
-            c.run_id == run_id, c.key == key
+        ordered = (
+            select(c.key, c.value, c.is_nan, c.step, c.timestamp, c.id)
+            .where(c.run_id == run_id, c.key == key)
+            .order_by(c.step, c.timestamp, c.id)
+            .limit(limit)
         )
-        if after is not None:
-            stmt = stmt.where(tuple_(c.step, c.timestamp, c.id) > tuple_(*after))
-        stmt = stmt.order_by(c.step, c.timestamp, c.id).limit(limit)
-        return [
-            StoredMetric(k, math.nan if is_nan else value, step, timestamp, ident)
-            for k, value, is_nan, step, timestamp, ident in self.session.execute(stmt)
-        ]
+        position: Any = None if after is None else tuple_(c.step, c.timestamp) >= tuple_(*after[:2])
+        found: list[StoredMetric] = []
+        group, answered = None, set()  # the (step, timestamp) being read, its values so far
+        while True:
+            rows = self.session.execute(
+                ordered if position is None else ordered.where(position)).all()
+            for k, value, is_nan, step, timestamp, ident in rows:
+                if (step, timestamp) != group:
+                    group, answered = (step, timestamp), set()
+                if (value, is_nan) in answered:
+                    continue  # a copy
+                answered.add((value, is_nan))
+                if after is not None and (step, timestamp, ident) <= after:
+                    continue  # answered on an earlier page
+                found.append(StoredMetric(k, math.nan if is_nan else value, step, timestamp,
+                                          ident))
+                if len(found) == limit:
+                    return found
+            if len(rows) < limit:
+                return found
+            last = rows[-1]
+            position = tuple_(c.step, c.timestamp, c.id) > tuple_(last.step, last.timestamp,
+                                                                 last.id)
 
     # -- dataset inputs -------------------------------------------------------------------
     def add_inputs(self, run_id: str, inputs: Sequence[dict[str, Any]]) -> None:
