@@ -10,7 +10,10 @@ The same ``MlflowClient`` workload runs against three servers, one backend at a 
 Workloads: 1000 sequential ``log_metric`` (ops/s); ``log_batch`` of 1000 metrics
 (metrics/s); 200 runs with 10 params and 10 metrics each (create, log_batch, terminate:
 runs/s); ``search_runs`` with a metric filter and a metric order over 10,000 runs (p50 ms);
-8 threads logging metrics for 10 s (writes/s). The 10,000 runs are written in-process
+8 threads logging metrics for 10 s (writes/s). Maestro and the stub run side by side and
+take turns, ``--rounds`` times (medians printed; ``m/stub`` is the median of each round's
+ratio, so that a machine whose speed drifts is compared with itself); MLflow runs once,
+after them. The 10,000 runs are written in-process
 (Maestro: its own services on the server's database; MLflow: its SqlAlchemyStore), which is
 much faster than through either client; the output says so. On PostgreSQL both databases
 are then ANALYZEd, as autovacuum would do within a minute of such a load.
@@ -29,7 +32,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,23 +155,32 @@ def bench_concurrent(client: Any, experiment_id: str, sizes: Sizes) -> float:
     return sum(counts) / (time.perf_counter() - start)
 
 
-def run_workload(server: Server, sizes: Sizes, populate: Callable[[str], str] | None
-                 ) -> dict[str, float]:
+def run_writes(server: Server, sizes: Sizes) -> dict[str, float]:
+    """The writing workloads, on a fresh experiment and run."""
     client = client_for(server)
     experiment_id = client.create_experiment(f"bench-{uuid.uuid4().hex[:8]}")
     run_id = client.create_run(experiment_id).info.run_id
-    results = {
+    return {
         "log_metric": bench_log_metric(client, run_id, sizes),
         "log_batch": bench_log_batch(client, run_id, sizes),
         "create_runs": bench_create_runs(client, experiment_id, sizes),
         "concurrent": bench_concurrent(client, experiment_id, sizes),
     }
-    search_experiment = populate(f"search-{uuid.uuid4().hex[:8]}") if populate else experiment_id
-    results["search_p50"] = bench_search(client, search_experiment, sizes)
-    return results
 
 
-def print_table(backend: str, results: dict[str, dict[str, float]], note: str) -> None:
+def run_search(server: Server, sizes: Sizes) -> float:
+    client = client_for(server)
+    if server.populate is not None:
+        experiment_id = server.populate(f"search-{uuid.uuid4().hex[:8]}")
+    else:
+        experiment_id = client.create_experiment(f"bench-{uuid.uuid4().hex[:8]}")
+    return bench_search(client, experiment_id, sizes)
+
+
+def print_table(backend: str, results: dict[str, dict[str, float]], note: str,
+                paired: dict[str, list[float]]) -> None:
+    """Medians of each system's rounds; ``m/stub`` is the median of the rounds' own ratios
+    where Maestro and the stub took turns (``paired``)."""
     print(f"\n== backend: {backend} ==  ({note})")
     print(f"{'workload':<14}{'maestro':>12}{'mlflow':>12}{'stub':>12}"
           f"{'m/mlflow':>10}{'m/stub':>9}  unit")
@@ -179,39 +190,73 @@ def print_table(backend: str, results: dict[str, dict[str, float]], note: str) -
         if name == "search_p50":  # lower is better: ratios as speed-ups
             vs_mlflow, vs_stub = theirs / ours, floor / ours
         else:
-            vs_mlflow, vs_stub = ours / theirs, ours / floor
+            vs_mlflow = ours / theirs
+            vs_stub = statistics.median(paired[name]) if paired.get(name) else ours / floor
         print(f"{name:<14}{ours:>12.1f}{theirs:>12.1f}{floor:>12.1f}"
               f"{vs_mlflow:>9.2f}x{vs_stub:>8.0%}  {unit}")
+    if paired:
+        print("m/stub by round: " + "; ".join(
+            f"{name} " + " ".join(f"{ratio:.0%}" for ratio in ratios)
+            for name, ratios in paired.items()))
 
 
-def bench_backend(backend: str, sizes: Sizes, workdir: Path, only: set[str]) -> None:
+STARTERS = {"stub": start_stub, "maestro": start_maestro, "mlflow": start_mlflow}
+
+
+def bench_backend(backend: str, sizes: Sizes, workdir: Path, only: set[str],
+                  rounds: int) -> None:
     results: dict[str, dict[str, float]] = {"maestro": {}, "mlflow": {}, "stub": {}}
+    by_round: dict[str, list[dict[str, float]]] = {"maestro": [], "stub": []}
     databases: list[str] = []
+
+    def start(system: str) -> Server:
+        url = None
+        if backend == "postgres" and system != "stub":
+            url, name = create_pg_database(system)
+            databases.append(name)
+        return STARTERS[system](workdir / f"{backend}-{system}", url, sizes.search_runs)
+
     try:
-        for system in ("stub", "maestro", "mlflow"):
-            if system not in only:
-                continue
-            url = None
-            if backend == "postgres" and system != "stub":
-                url, name = create_pg_database(system)
-                databases.append(name)
-            starter = {"stub": start_stub, "maestro": start_maestro, "mlflow": start_mlflow}
-            # Each system starts on a flushed disk: the previous one's writes (10,000 runs
-            # of search data) must not be written back under this one's commits.
-            os.sync()
-            server = starter[system](workdir / f"{backend}-{system}", url, sizes.search_runs)
+        # The floor and Maestro take turns, round after round: a machine's speed drifts
+        # over minutes, and the ratio of two runs taken minutes apart would measure the drift.
+        turns = [system for system in ("stub", "maestro") if system in only]
+        servers: dict[str, Server] = {}
+        try:
+            for system in turns:
+                servers[system] = start(system)
+            for _ in range(rounds):
+                for system in turns:
+                    os.sync()  # each round starts on a flushed disk
+                    by_round[system].append(run_writes(servers[system], sizes))
+            for system in turns:
+                results[system] = {name: statistics.median(r[name] for r in by_round[system])
+                                   for name in by_round[system][0]}
+                results[system]["search_p50"] = run_search(servers[system], sizes)
+                print(f"  {system}: {results[system]}", flush=True)
+        finally:
+            for server in servers.values():
+                server.stop()
+        if "mlflow" in only:  # one round: minutes each, and far from the bars
+            os.sync()  # Maestro's writes (10,000 runs of search data) not written back now
+            server = start("mlflow")
             try:
-                results[system] = run_workload(server, sizes, server.populate)
+                results["mlflow"] = run_writes(server, sizes)
+                results["mlflow"]["search_p50"] = run_search(server, sizes)
             finally:
                 server.stop()
-            print(f"  {system}: {results[system]}", flush=True)
+            print(f"  mlflow: {results['mlflow']}", flush=True)
     finally:
         for name in databases:
             drop_pg_database(name)
+    paired = {}
+    if by_round["maestro"] and by_round["stub"]:  # both took their turns
+        paired = {name: [ours[name] / floor[name] for ours, floor in
+                         zip(by_round["maestro"], by_round["stub"], strict=True)]
+                  for name in UNITS if name != "search_p50"}
     note = ("search data written in-process: Maestro through its services, "
             "MLflow through its SqlAlchemyStore"
             + ("; both databases ANALYZEd after loading" if backend == "postgres" else ""))
-    print_table(backend, results, note)
+    print_table(backend, results, note, paired)
 
 
 def main() -> None:
@@ -220,14 +265,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small counts for a smoke run")
     parser.add_argument("--only", default="stub,maestro,mlflow",
                         help="comma-separated systems to run (default: all three)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds in which Maestro and the stub take turns (default: 3)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     sizes = QUICK if args.quick else FULL
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     if "postgres" in backends and not PG_BASE:
         parser.error("PostgreSQL backend needs a server on 127.0.0.1:5432")
     with tempfile.TemporaryDirectory(prefix="maestro-bench-") as scratch:
         for backend in backends:
-            bench_backend(backend, sizes, Path(scratch), set(args.only.split(",")))
+            bench_backend(backend, sizes, Path(scratch), set(args.only.split(",")), args.rounds)
 
 
 if __name__ == "__main__":
