@@ -17,6 +17,9 @@ from tests.e2e import conftest as e2e
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, free_port, server_environment
 
 REQUESTS = 60
+# The kernel hands each new connection to one of the workers, and which one is its choice: on
+# a busy host one worker can take a whole round. Rounds go on until both have served.
+MAX_ROUNDS = 20
 # Each worker process imports and wires the whole server: slow on a busy CI host.
 STARTUP_SECONDS = 300.0
 
@@ -69,12 +72,22 @@ def test_counts_aggregate_across_worker_processes(two_workers: tuple[str, str, P
         with httpx.Client(timeout=30) as fresh:  # a new connection each: both workers serve
             return fresh.get(f"{url}/healthz").status_code
 
+    def counter_files() -> list[Path]:  # one per process that has counted something
+        return list((data_dir / "metrics-multiproc").glob("counter_*.db"))
+
+    sent = 0
     with ThreadPoolExecutor(max_workers=8) as pool:
-        assert set(pool.map(hit, range(REQUESTS))) == {200}
+        for _ in range(MAX_ROUNDS):
+            assert set(pool.map(hit, range(REQUESTS))) == {200}
+            sent += REQUESTS
+            if len(counter_files()) >= 2:
+                break
+    files = counter_files()
+    assert len(files) >= 2, files  # both processes served
 
     public = httpx.get(metrics_url, timeout=30)
     assert public.status_code == 200
-    assert healthz_count(public.text) == REQUESTS
+    assert healthz_count(public.text) == sent
 
     token = httpx.post(f"{url}/api/v1/auth/token", timeout=30,
                        json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
@@ -82,6 +95,4 @@ def test_counts_aggregate_across_worker_processes(two_workers: tuple[str, str, P
     scraped = httpx.get(f"{url}/metrics", timeout=30, headers={
         "Authorization": f"Bearer {token.json()['access_token']}"})
     assert scraped.status_code == 200, scraped.text
-    assert healthz_count(scraped.text) == REQUESTS
-    files = list((data_dir / "metrics-multiproc").glob("counter_*.db"))
-    assert len(files) >= 2, files  # one per serving process
+    assert healthz_count(scraped.text) == sent
