@@ -252,7 +252,7 @@ def bench_backend(backend: str, sizes: Sizes, workdir: Path, only: set[str],
     if by_round["maestro"] and by_round["stub"]:  # both took their turns
         paired = {name: [ours[name] / floor[name] for ours, floor in
                          zip(by_round["maestro"], by_round["stub"], strict=True)]
-                  for name in UNITS if name != "search_p50"}
+                  for name in by_round["maestro"][0]}
     note = ("search data written in-process: Maestro through its services, "
             "MLflow through its SqlAlchemyStore"
             + ("; both databases ANALYZEd after loading" if backend == "postgres" else ""))

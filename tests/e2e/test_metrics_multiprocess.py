@@ -3,14 +3,18 @@ unauthenticated metrics port and on the API's /metrics alike."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e import conftest as e2e
@@ -65,6 +69,18 @@ def healthz_count(text: str) -> float:
     )
 
 
+def healthz_by_process(data_dir: Path) -> list[float]:
+    """The /healthz counts of each process that has served one, each read from its own file."""
+    counts = []
+    for file in (data_dir / "metrics-multiproc").glob("counter_*.db"):
+        with tempfile.TemporaryDirectory() as alone:
+            shutil.copy(file, alone)
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=alone)
+            counts.append(healthz_count(generate_latest(registry).decode()))
+    return [count for count in counts if count]
+
+
 def test_counts_aggregate_across_worker_processes(two_workers: tuple[str, str, Path]):
     url, metrics_url, data_dir = two_workers
 
@@ -72,18 +88,15 @@ def test_counts_aggregate_across_worker_processes(two_workers: tuple[str, str, P
         with httpx.Client(timeout=30) as fresh:  # a new connection each: both workers serve
             return fresh.get(f"{url}/healthz").status_code
 
-    def counter_files() -> list[Path]:  # one per process that has counted something
-        return list((data_dir / "metrics-multiproc").glob("counter_*.db"))
-
     sent = 0
     with ThreadPoolExecutor(max_workers=8) as pool:
         for _ in range(MAX_ROUNDS):
             assert set(pool.map(hit, range(REQUESTS))) == {200}
             sent += REQUESTS
-            if len(counter_files()) >= 2:
+            if len(healthz_by_process(data_dir)) >= 2:
                 break
-    files = counter_files()
-    assert len(files) >= 2, files  # both processes served
+    served = healthz_by_process(data_dir)
+    assert len(served) >= 2 and sum(served) == sent, served  # both processes served
 
     public = httpx.get(metrics_url, timeout=30)
     assert public.status_code == 200
