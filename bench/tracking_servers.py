@@ -1,9 +1,10 @@
-"""The three servers ``bench/tracking.py`` measures: Maestro, ``mlflow server`` and a stub.
+"""The servers the tracking benchmarks measure: Maestro, ``mlflow server``, a stub, a bare writer.
 
 Each starter returns a :class:`Server` with its URL, the token the client sends (Maestro's
 API key; none for the others), ``stop`` and ``populate(name)``, which writes the search
 data set (runs with a ``score`` metric and two params) in-process and returns the id of
-the experiment holding it.
+the experiment holding it. The bare writer (``bench/tracking_ceiling.py``) is the stub plus
+one durable INSERT per ``log-metric`` call.
 """
 
 from __future__ import annotations
@@ -235,13 +236,72 @@ STUB_APP = textwrap.dedent(
 
 
 def start_stub(workdir: Path, database_url: str | None, search_runs: int) -> Server:
+    return start_asgi_source(workdir, "stub_app", STUB_APP)
+
+
+def start_asgi_source(workdir: Path, module: str, source: str,
+                      env: dict[str, str] | None = None) -> Server:
+    """``source`` written as ``module.py`` in ``workdir`` and its ``app`` served by uvicorn."""
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "stub_app.py").write_text(STUB_APP)
+    (workdir / f"{module}.py").write_text(source)
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "stub_app:app", "--host", "127.0.0.1",
+    command = [sys.executable, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", "--no-access-log"]
-    process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=workdir, env={**os.environ, **(env or {})},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, process)
-    return Server(url, None, stopper(process), None)
+    return Server(url, None, stopper(process), None, process.pid)
+
+
+# -- the bare writer ---------------------------------------------------------------------
+BARE_WRITER_APP = STUB_APP + textwrap.dedent(
+    """
+    import os
+    import sqlite3
+
+    import orjson
+    import psycopg
+
+    URL = os.environ["BARE_WRITER_DATABASE"]
+    if URL.startswith("postgresql"):
+        DB = psycopg.connect(URL, autocommit=True)  # each INSERT commits, durably
+        INSERT = "INSERT INTO bare_metrics VALUES (%s, %s, %s, %s, %s)"
+    else:  # as Maestro's embedded database: WAL, synchronous=NORMAL
+        DB = sqlite3.connect(URL, isolation_level=None, check_same_thread=False)
+        DB.execute("PRAGMA journal_mode=WAL")
+        DB.execute("PRAGMA synchronous=NORMAL")
+        INSERT = "INSERT INTO bare_metrics VALUES (?, ?, ?, ?, ?)"
+    DB.execute("CREATE TABLE IF NOT EXISTS bare_metrics (run_id TEXT, key TEXT, "
+               "value DOUBLE PRECISION, step BIGINT, timestamp BIGINT)")
+    DB.execute("CREATE INDEX IF NOT EXISTS bare_metrics_key "
+               "ON bare_metrics (run_id, key, step, timestamp)")
+    stub = app
+
+    async def app(scope, receive, send):
+        if scope.get("path") != "/api/2.0/mlflow/runs/log-metric":
+            await stub(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        item = orjson.loads(body)
+        DB.execute(INSERT, (item["run_id"], item["key"], float(item["value"]),
+                            int(item.get("step") or 0), int(item["timestamp"])))
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+    """
+)
+
+
+def start_bare_writer(workdir: Path, database_url: str | None) -> Server:
+    """The stub, but each ``log-metric`` is one INSERT committed on the event loop: the least
+    work any server that stores the value durably before answering can do."""
+    url = (database_url or "").replace("postgresql+psycopg://", "postgresql://", 1)
+    return start_asgi_source(workdir, "bare_writer_app", BARE_WRITER_APP,
+                             {"BARE_WRITER_DATABASE": url or str(workdir / "bare.db")})
