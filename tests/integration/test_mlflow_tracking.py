@@ -213,6 +213,46 @@ def test_run_write_errors_and_limits(client: TestClient, writer: dict[str, str])
                        headers=writer).status_code == 200
 
 
+def test_log_batch_reads_proto3_json_forms_and_refuses_each_bad_field(
+    client: TestClient, writer: dict[str, str]
+):
+    experiment_id = new_experiment(client, writer)
+    run_id = new_run(client, writer, experiment_id)["info"]["run_id"]
+    given = [  # (item, the value, step and timestamp stored; None: the time of the call)
+        ({"key": "f", "value": 0.5, "timestamp": 7, "step": 1}, 0.5, 1, 7),
+        ({"key": "i", "value": 3, "timestamp": "8"}, 3.0, 0, 8),
+        ({"key": "nan", "value": "NaN", "timestamp": 9, "step": "2"}, "NaN", 2, 9),
+        ({"key": "inf", "value": "Infinity", "timestamp": 10, "step": 4.0}, "Infinity", 4, 10),
+        ({"key": "ninf", "value": "-Infinity", "timestamp": ""}, "-Infinity", 0, None),
+        ({"key": "text", "value": "1.25"}, 1.25, 0, None),
+    ]
+    response = client.post(f"{API}/runs/log-batch", json={
+        "run_id": run_id, "metrics": [item for item, *_ in given]}, headers=writer)
+    assert response.status_code == 200, response.text
+    for item, value, step, timestamp in given:
+        stored = client.get(f"{API}/metrics/get-history", headers=writer, params={
+            "run_id": run_id, "metric_key": item["key"]}).json()["metrics"]
+        assert [(m["value"], m["step"]) for m in stored] == [(value, step)], item
+        if timestamp is None:
+            assert stored[0]["timestamp"] > 1_700_000_000_000, item
+        else:
+            assert stored[0]["timestamp"] == timestamp, item
+
+    bad = [{"value": True}, {"value": "high"}, {"value": None}, {"value": 10**400},
+           {"step": 1.5}, {"step": 2**63}, {"step": "two"}, {"step": [1]},
+           {"timestamp": True}, {"timestamp": 2**64}, {"timestamp": 1.5}]
+    for fields in bad:
+        metric = {"key": "refused", "value": 1.0, "timestamp": 1, "step": 0, **fields}
+        response = client.post(f"{API}/runs/log-batch", json={
+            "run_id": run_id, "metrics": [{"key": "refused", "value": 2.0}, metric]},
+            headers=writer)
+        assert response.status_code == 400, (fields, response.text)
+        assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE", fields
+    history = client.get(f"{API}/metrics/get-history", headers=writer,
+                         params={"run_id": run_id, "metric_key": "refused"}).json()
+    assert history.get("metrics", []) == []  # each refused batch wrote nothing
+
+
 def test_default_experiment_and_run_search(
     client: TestClient, writer: dict[str, str], tenant: Actors
 ):

@@ -166,7 +166,7 @@ class RunDataService:
             for m in metrics
         ]
         links = [(checked, link) for checked, m in zip(checked_metrics, metrics, strict=True)
-                 if (link := model_link(m)) is not None]
+                 if not LINK_FIELD_SET.isdisjoint(m) and (link := model_link(m)) is not None]
         checked_params = _unique_params(params)
         checked_tags = {  # the last value of a key wins, as if logged one by one
             validate_key(t.get("key"), "tag"): validate_value(t.get("value"), "tag", t.get("key"))
@@ -267,6 +267,7 @@ def _metric(
 
 _LINK_LIMITS = {"model_id": 64, "dataset_name": 500, "dataset_digest": 64}
 LINK_FIELDS = tuple(_LINK_LIMITS)  # what a metric item may carry to link it to a model
+LINK_FIELD_SET = frozenset(LINK_FIELDS)
 
 
 def model_link(item: Mapping[str, Any]) -> ModelLink | None:

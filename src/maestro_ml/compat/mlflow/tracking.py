@@ -18,7 +18,7 @@ from maestro_ml.api.deps import ContainerDep, appends_run_data, short_transactio
 from maestro_ml.auth.principal import Principal
 from maestro_ml.domain.errors import InvalidInput
 from maestro_ml.domain.tracking import generated_name
-from maestro_ml.services.run_data import LINK_FIELDS, model_link
+from maestro_ml.services.run_data import LINK_FIELD_SET, LINK_FIELDS, model_link
 
 from . import messages
 from .common import (
@@ -140,18 +140,7 @@ def delete_tag(body: MlflowBody, container: ContainerDep, principal: Writer) -> 
 @short_transaction
 @appends_run_data
 def log_batch(body: MlflowBody, container: ContainerDep, principal: Writer) -> Response:
-    metrics = [
-        {
-            "key": m.get("key"),
-            "value": parse_double(m.get("value"), "metrics.value"),
-            "step": parse_int64(m.get("step") or 0, "metrics.step"),
-            "timestamp": None if m.get("timestamp") in (None, "") else parse_int64(
-                m["timestamp"], "metrics.timestamp"
-            ),
-            **{field: m.get(field) for field in LINK_FIELDS},
-        }
-        for m in body.objects("metrics")
-    ]
+    metrics = [_batch_metric(m) for m in body.objects("metrics")]
     container.run_data.log_batch(
         principal, body.run_id(), params=_with_values(body.objects("params")),
         metrics=metrics, tags=_with_values(body.objects("tags")),
@@ -217,6 +206,27 @@ def get_metric_history(body: MlflowBody, container: ContainerDep, principal: Rea
 
 def _tags(body: MlflowRequest) -> dict[str, Any]:
     return {t.get("key"): t.get("value", "") for t in body.objects("tags")}
+
+
+def _batch_metric(item: dict[str, Any]) -> dict[str, Any]:
+    """A log-batch metric with proto3 JSON's string forms ("NaN", "12" for an int64) read.
+
+    Numbers that JSON already gave as a float or an int go through as they are: the service
+    checks every value's type and range once. The link fields are passed only when present.
+    """
+    value, step, timestamp = item.get("value"), item.get("step") or 0, item.get("timestamp")
+    if type(value) is not float:
+        value = parse_double(value, "metrics.value")
+    if type(step) is not int:
+        step = parse_int64(step, "metrics.step")
+    if timestamp == "":
+        timestamp = None
+    elif timestamp is not None and type(timestamp) is not int:
+        timestamp = parse_int64(timestamp, "metrics.timestamp")
+    metric = {"key": item.get("key"), "value": value, "step": step, "timestamp": timestamp}
+    if not LINK_FIELD_SET.isdisjoint(item):
+        metric.update((field, item.get(field)) for field in LINK_FIELDS)
+    return metric
 
 
 def _with_values(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
