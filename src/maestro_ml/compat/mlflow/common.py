@@ -183,6 +183,7 @@ def mlflow_require(permission: str) -> Any:
 
 # -- request fields ---------------------------------------------------------------------
 _INT64 = 2**63
+_EXACT_FLOAT_INT = 2**53  # the largest run of integers a double holds exactly
 
 
 class MlflowRequest:
@@ -269,7 +270,11 @@ def parse_int64(value: Any, name: str) -> int:
             value = int(value.strip())
         except ValueError:
             raise InvalidInput(f"parameter '{name}' must be an integer", field=name) from None
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float):
+        # A JSON integer outside 64 bits arrives as a float that rounds into range (orjson);
+        # only a float that holds its integer exactly is one.
+        if not value.is_integer() or abs(value) > _EXACT_FLOAT_INT:
+            raise InvalidInput(f"parameter '{name}' must be a 64-bit integer", field=name)
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not -_INT64 <= value < _INT64:
         raise InvalidInput(f"parameter '{name}' must be a 64-bit integer", field=name)
