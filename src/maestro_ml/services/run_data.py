@@ -166,7 +166,7 @@ class RunDataService:
             for m in metrics
         ]
         links = [(checked, link) for checked, m in zip(checked_metrics, metrics, strict=True)
-                 if not LINK_FIELD_SET.isdisjoint(m) and (link := model_link(m)) is not None]
+                 if (link := model_link(m)) is not None]
         checked_params = _unique_params(params)
         checked_tags = {  # the last value of a key wins, as if logged one by one
             validate_key(t.get("key"), "tag"): validate_value(t.get("value"), "tag", t.get("key"))
@@ -267,12 +267,14 @@ def _metric(
 
 _LINK_LIMITS = {"model_id": 64, "dataset_name": 500, "dataset_digest": 64}
 LINK_FIELDS = tuple(_LINK_LIMITS)  # what a metric item may carry to link it to a model
-LINK_FIELD_SET = frozenset(LINK_FIELDS)
+_LINK_FIELD_SET = frozenset(LINK_FIELDS)
 
 
 def model_link(item: Mapping[str, Any]) -> ModelLink | None:
     """The ``model_id`` (with ``dataset_name`` and ``dataset_digest``) an item names, if
     any; empty strings count as absent, as in MLflow's messages."""
+    if _LINK_FIELD_SET.isdisjoint(item):
+        return None  # the common case, checked once per item of a batch
     checked: dict[str, str | None] = {}
     for field, limit in _LINK_LIMITS.items():
         value = item.get(field)

@@ -272,10 +272,8 @@ def parse_int64(value: Any, name: str) -> int:
             raise InvalidInput(f"parameter '{name}' must be an integer", field=name) from None
     if isinstance(value, float):
         # A JSON integer outside 64 bits arrives as a float that rounds into range (orjson);
-        # only a float that holds its integer exactly is one.
-        if not value.is_integer() or abs(value) > _EXACT_FLOAT_INT:
-            raise InvalidInput(f"parameter '{name}' must be a 64-bit integer", field=name)
-        value = int(value)
+        # only a float that holds its integer exactly is one (others fail the check below).
+        value = int(value) if value.is_integer() and abs(value) <= _EXACT_FLOAT_INT else None
     if isinstance(value, bool) or not isinstance(value, int) or not -_INT64 <= value < _INT64:
         raise InvalidInput(f"parameter '{name}' must be a 64-bit integer", field=name)
     return value

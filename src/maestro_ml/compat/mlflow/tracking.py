@@ -18,7 +18,7 @@ from maestro_ml.api.deps import ContainerDep, appends_run_data, short_transactio
 from maestro_ml.auth.principal import Principal
 from maestro_ml.domain.errors import InvalidInput
 from maestro_ml.domain.tracking import generated_name
-from maestro_ml.services.run_data import LINK_FIELD_SET, LINK_FIELDS, model_link
+from maestro_ml.services.run_data import LINK_FIELDS, model_link
 
 from . import messages
 from .common import (
@@ -224,8 +224,7 @@ def _batch_metric(item: dict[str, Any]) -> dict[str, Any]:
     elif timestamp is not None and type(timestamp) is not int:
         timestamp = parse_int64(timestamp, "metrics.timestamp")
     metric = {"key": item.get("key"), "value": value, "step": step, "timestamp": timestamp}
-    if not LINK_FIELD_SET.isdisjoint(item):
-        metric.update((field, item.get(field)) for field in LINK_FIELDS)
+    metric.update((field, item[field]) for field in LINK_FIELDS if field in item)
     return metric
 
 
