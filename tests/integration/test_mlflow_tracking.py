@@ -291,6 +291,52 @@ def test_default_experiment_and_run_search(
     assert bad_view.status_code == 400
 
 
+def test_search_runs_filters_on_the_datasets_runs_logged_or_trained_on(
+        client: TestClient, writer: dict[str, str]):
+    experiment_id = new_experiment(client, writer)
+    logged = {}
+    for name, digest, context in (("iris", "d1", "training"), ("wine", "d2", "eval")):
+        run_id = new_run(client, writer, experiment_id, run_name=name)["info"]["run_id"]
+        response = client.post(f"{API}/runs/log-inputs", json={"run_id": run_id, "datasets": [{
+            "tags": [{"key": "mlflow.data.context", "value": context}],
+            "dataset": {"name": name, "digest": digest, "source_type": "local",
+                        "source": "{}"}}]}, headers=writer)
+        assert response.status_code == 200, response.text
+        logged[name] = run_id
+    csv = "x,label\n" + "\n".join(f"{i},{i % 2}" for i in range(20))
+    dataset = client.post("/api/v1/datasets", headers=writer, data={"name": unique("churn")},
+                          files={"file": ("churn.csv", csv.encode(), "text/csv")})
+    assert dataset.status_code == 201, dataset.text
+    trained = client.post("/api/v1/runs", json={
+        "experiment_id": experiment_id, "name": "trained", "dataset_id": dataset.json()["id"],
+    }, headers=writer)
+    assert trained.status_code == 201, trained.text
+    new_run(client, writer, experiment_id, run_name="none")
+
+    def names(text: str) -> list[str]:
+        response = client.post(f"{API}/runs/search", json={
+            "experiment_ids": [experiment_id], "filter": text,
+            "order_by": ["attributes.run_name"]}, headers=writer)
+        assert response.status_code == 200, (text, response.text)
+        return [run["info"]["run_name"] for run in response.json().get("runs", [])]
+
+    churn = dataset.json()["name"]
+    assert names("dataset.name = 'iris'") == ["iris"]
+    assert names("datasets.digest = 'd2'") == ["wine"]
+    assert names("dataset.context = 'eval'") == ["wine"]
+    assert names("dataset.context IN ('training', 'eval')") == ["iris", "wine"]
+    assert names("dataset.name LIKE 'i%'") == ["iris"]
+    assert names("dataset.name ILIKE 'WI%'") == ["wine"]
+    assert names("dataset.name != 'iris'") == ["trained", "wine"]
+    assert names(f"dataset.name = '{churn}'") == ["trained"]
+    assert names(f"dataset.digest = '{dataset.json()['sha256']}'") == ["trained"]
+    assert names("dataset.name = 'iris' and dataset.context = 'eval'") == []
+    assert names("dataset.name = 'absent'") == []
+    bad = client.post(f"{API}/runs/search", json={
+        "experiment_ids": [experiment_id], "filter": "dataset.source = 'x'"}, headers=writer)
+    assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
 def test_authentication_bearer_basic_and_401_format(client: TestClient, tenant: Actors):
     missing = client.get(f"{API}/experiments/get", params={"experiment_id": "0"})
     assert missing.status_code == 401

@@ -2,7 +2,8 @@
 
 A filter on metrics, params, tags or datasets becomes a correlated ``EXISTS`` on that child
 table (a run matches once, however many rows it holds, and the planner can drive from the
-``(key, value)`` index of ``latest_metrics``); an attribute becomes a condition on the run's
+``(key, value)`` index of ``latest_metrics``); for datasets, on the inputs the run logged or
+the Maestro dataset it trained on. An attribute becomes a condition on the run's
 own column. An order key on a metric, param or tag outer-joins the one row of that key per
 run (their primary keys are ``(run_id, key)``, so no run is duplicated).
 
@@ -29,7 +30,7 @@ from sqlalchemy.orm import aliased
 from maestro_ml.domain.errors import InvalidInput
 from maestro_ml.domain.search import Clause, OrderKey
 
-from .tables import DatasetRow, LatestMetricRow, ParamRow, RunRow, RunTagRow
+from .tables import DatasetRow, LatestMetricRow, ParamRow, RunInputRow, RunRow, RunTagRow
 
 ATTRIBUTE_COLUMNS: dict[str, Any] = {
     "status": RunRow.status,
@@ -41,7 +42,13 @@ ATTRIBUTE_COLUMNS: dict[str, Any] = {
     "end_time": RunRow.end_time,
     "created_at": RunRow.created_at,
 }
+# A run's datasets: the Maestro dataset it trained on, and those it logged as inputs (MLflow's
+# ``log_inputs``), whose context ("training", "eval"...) is the input tag below.
 DATASET_COLUMNS: dict[str, Any] = {"name": DatasetRow.name, "digest": DatasetRow.sha256}
+INPUT_COLUMNS: dict[str, Any] = {
+    "name": RunInputRow.name, "digest": RunInputRow.digest,
+    "context": RunInputRow.tags["mlflow.data.context"].as_string(),
+}
 _NULLABLE_ATTRIBUTES = frozenset({"end_time", "user_id"})
 _LIKE_ESCAPE = "\\"
 
@@ -58,22 +65,30 @@ def filter_condition(clause: Clause, dialect: str) -> ColumnElement[bool]:
             _compare(child.value, clause.op, clause.value, dialect),
         )
     if clause.entity == "dataset":
-        column = DATASET_COLUMNS.get(clause.key)
-        if column is None:
-            raise InvalidInput(
-                f"filtering on datasets.{clause.key} is not supported; "
-                f"use one of {', '.join('datasets.' + k for k in DATASET_COLUMNS)}",
-                token=f"datasets.{clause.key}",
-            )
-        return exists().where(
-            DatasetRow.id == RunRow.dataset_id,
-            _compare(column, clause.op, clause.value, dialect),
-        )
+        return _dataset_condition(clause, dialect)
     column = _attribute_column(clause.key)
     value = clause.value
     if clause.key == "created_at" and isinstance(value, float):
         value = datetime.fromtimestamp(value / 1000, UTC)
     return _compare(column, clause.op, value, dialect)
+
+
+def _dataset_condition(clause: Clause, dialect: str) -> ColumnElement[bool]:
+    """Some dataset of the run (trained on or logged as an input) satisfies the clause."""
+    logged = INPUT_COLUMNS.get(clause.key)
+    if logged is None:
+        raise InvalidInput(
+            f"filtering on datasets.{clause.key} is not supported; "
+            f"use one of {', '.join('datasets.' + k for k in INPUT_COLUMNS)}",
+            token=f"datasets.{clause.key}",
+        )
+    condition = exists().where(
+        RunInputRow.run_id == RunRow.id, _compare(logged, clause.op, clause.value, dialect))
+    trained = DATASET_COLUMNS.get(clause.key)
+    if trained is None:  # a Maestro dataset has no context
+        return condition
+    return or_(condition, exists().where(
+        DatasetRow.id == RunRow.dataset_id, _compare(trained, clause.op, clause.value, dialect)))
 
 
 _BOUNDING_OPERATORS = frozenset({"=", ">", ">=", "<", "<="})

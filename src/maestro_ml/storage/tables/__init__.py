@@ -15,6 +15,7 @@ from .tracking import (
     LatestMetricRow,
     MetricRow,
     ParamRow,
+    RunInputRow,
     RunModelRow,
     RunRow,
     RunTagRow,
@@ -27,8 +28,8 @@ __all__ = [
     "ExperimentRow", "JobLogRow", "JobRow", "LatestMetricRow", "MetricRow",
     "LoggedModelMetricRow", "LoggedModelRow",  # MLflow logged models and their metrics
     "ModelAliasRow", "ModelRow",  # registry
-    "ModelVersionRow", "ParamRow", "RefreshTokenRow", "RunModelRow", "RunRow", "RunTagRow",
-    "TenantRow",
+    "ModelVersionRow", "ParamRow", "RefreshTokenRow", "RunInputRow", "RunModelRow", "RunRow",
+    "RunTagRow", "TenantRow",
     "TenantScoped", "UserRow", "new_id", "utcnow",
     "PredictionFeedbackRow", "PredictionLogRow",
 ]
