@@ -163,9 +163,17 @@ def test_sklearn_autolog(as_engineer: None):
             LogisticRegression(max_iter=200).fit(x, y)
     finally:
         mlflow.sklearn.autolog(disable=True)
-    data = MlflowClient().get_run(run.info.run_id).data
-    assert data.params["max_iter"] == "200"
-    assert "training_score" in data.metrics
+    got = MlflowClient().get_run(run.info.run_id)
+    assert got.data.params["max_iter"] == "200"
+    assert "training_score" in got.data.metrics
+    # autolog logged the training data as the run's input: searchable by name and context
+    logged = got.inputs.dataset_inputs[0]
+    assert {t.key: t.value for t in logged.tags}["mlflow.data.context"] == "train"
+    for text in ("dataset.context = 'train'", f"dataset.name = '{logged.dataset.name}'",
+                 f"datasets.digest = '{logged.dataset.digest}'"):
+        found = mlflow.search_runs(filter_string=text, output_format="list")
+        assert [r.info.run_id for r in found] == [run.info.run_id], text
+    assert mlflow.search_runs(filter_string="dataset.context = 'eval'", output_format="list") == []
 
 
 def test_basic_auth_with_email_and_password(
