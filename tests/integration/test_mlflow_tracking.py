@@ -241,7 +241,7 @@ def test_log_batch_reads_proto3_json_forms_and_refuses_each_bad_field(
     # -(2**63) - 1 reaches the server as a float that rounds to -2**63: still refused
     bad = [{"value": True}, {"value": "high"}, {"value": None}, {"value": 10**400},
            {"step": 1.5}, {"step": 2**63}, {"step": -(2**63) - 1}, {"step": "two"},
-           {"step": [1]},
+           {"step": [1]}, {"step": False}, {"step": []},
            {"timestamp": True}, {"timestamp": 2**64}, {"timestamp": 1.5}]
     for fields in bad:
         metric = {"key": "refused", "value": 1.0, "timestamp": 1, "step": 0, **fields}

@@ -214,10 +214,12 @@ def _batch_metric(item: dict[str, Any]) -> dict[str, Any]:
     Numbers that JSON already gave as a float or an int go through as they are: the service
     checks every value's type and range once. The link fields are passed only when present.
     """
-    value, step, timestamp = item.get("value"), item.get("step") or 0, item.get("timestamp")
+    value, step, timestamp = item.get("value"), item.get("step"), item.get("timestamp")
     if type(value) is not float:
         value = parse_double(value, "metrics.value")
-    if type(step) is not int:
+    if step is None or step == "":  # absent, as MlflowRequest.int64 reads it
+        step = 0
+    elif type(step) is not int:
         step = parse_int64(step, "metrics.step")
     if timestamp == "":
         timestamp = None
